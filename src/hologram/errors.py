@@ -1,0 +1,62 @@
+"""The `HologramError` hierarchy: every failure the engine reports is one of these."""
+
+from __future__ import annotations
+
+
+class HologramError(Exception):
+    """Base class of every error hologram raises on purpose."""
+
+
+class ProgramError(HologramError):
+    """An ISA program is malformed. `index` names the offending instruction, if any."""
+
+    def __init__(self, message: str, index: int | None = None, program: str | None = None):
+        self.index = index
+        self.program = program
+        where = []
+        if program:
+            where.append(f"program {program!r}")
+        if index is not None:
+            where.append(f"instruction {index}")
+        prefix = f"{', '.join(where)}: " if where else ""
+        super().__init__(prefix + message)
+
+
+class VerificationError(ProgramError):
+    """The verifier rejected a program (types, registers, nesting, access kinds)."""
+
+
+class EncodingError(ProgramError):
+    """A binary, JSON or text encoding of a program could not be decoded."""
+
+
+class LaunchError(HologramError):
+    """A launch is invalid: bad launch config, wrong argument count or kinds."""
+
+
+class DTypeError(HologramError):
+    """A dtype is unknown or not supported for the requested operation."""
+
+
+class MemoryAccessError(HologramError):
+    """A kernel read or wrote outside a buffer, pool or shared array."""
+
+
+class AllocationError(HologramError):
+    """Memory could not be allocated or was freed twice."""
+
+
+class PoolExhaustedError(AllocationError):
+    """A fixed-size pool has no room for the requested access."""
+
+
+class BackendUnavailableError(HologramError):
+    """The requested backend is unknown or cannot run on this machine."""
+
+
+class CompileError(HologramError):
+    """A backend failed to compile a program to native code."""
+
+
+class ShapeError(HologramError):
+    """Shapes do not match or cannot be broadcast together."""
