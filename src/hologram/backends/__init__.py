@@ -35,7 +35,9 @@ def backend_class(name: str) -> type[Backend]:
 
 @cache
 def availability(name: str) -> tuple[bool, str]:
-    """(available, reason) for backend `name`; never raises for a known backend."""
+    """(available, reason) for backend `name`; never raises, even for an unknown name."""
+    if name not in backend_names():
+        return False, f"unknown backend {name!r}; known backends: {', '.join(backend_names())}"
     try:
         return backend_class(name).availability()
     except ImportError as exc:

@@ -133,7 +133,7 @@ class Builder:
         self.instructions.append(Instruction.make(op, dtype, dst, srcs, attrs))
         return dst
 
-    def _value(self, op: Op, dtype: DType, *srcs: Value, **attrs: AttrValue) -> Reg | Pred:
+    def _value(self, op: Op, dtype: DType, /, *srcs: Value, **attrs: AttrValue) -> Reg | Pred:
         dst: Reg | Pred = self.pred() if dtype.is_bool else self.reg(dtype)
         operands = tuple(self._operand(s, dtype) for s in srcs)
         self.emit(op, dtype, dst, operands, attrs)
@@ -330,7 +330,9 @@ class Builder:
         defaults.setdefault("stride_c", m * n)
         self.emit(Op.MATMUL, self.params[c.index].dtype, None, (a, b, c), defaults)
 
-    def conv2d(self, x: Arg, w: Arg, y: Arg, bias: Arg | None = None, **attrs: AttrValue) -> None:
+    def conv2d(
+        self, x: Arg, w: Arg, y: Arg, /, bias: Arg | None = None, **attrs: AttrValue
+    ) -> None:
         """2-D convolution (NCHW input, KCRS weights); see the ISA reference for attributes."""
         defaults: dict[str, AttrValue] = {
             "stride": (1, 1),

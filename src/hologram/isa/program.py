@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -51,6 +52,21 @@ class Imm:
 
     value: int | float | bool
     dtype: DType
+
+    def _key(self) -> tuple[object, DType]:
+        # Floats compare by their bits, so that a NaN immediate equals its decoded copy and
+        # -0.0 differs from 0.0: two immediates are equal exactly when their encodings are.
+        if isinstance(self.value, float):
+            return struct.pack("<d", self.value), self.dtype
+        return self.value, self.dtype
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Imm):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     def __str__(self) -> str:
         return f"{self.value!r}:{self.dtype}"

@@ -1,0 +1,129 @@
+"""The cpu backend's intrinsic tensor instructions: MATMUL and CONV2D through NumPy and BLAS.
+
+Operands are strided views of the launch buffers (no copies for float32 and float64 matmul);
+float16 and bfloat16 are computed in float32 and rounded once into their type on the store.
+Integer types use NumPy's integer matmul, which wraps like the ISA asks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
+
+from hologram.errors import MemoryAccessError
+from hologram.isa.dtypes import DType
+from hologram.isa.opcodes import Op
+from hologram.isa.program import Instruction, Program
+
+_NARROW = (DType.F16, DType.BF16)
+
+
+def run_intrinsics(program: Program, args: list) -> None:
+    """Run every instruction of an intrinsic-only program once, in order."""
+    for index, inst in enumerate(program.instructions):
+        buffers = [args[src.index] for src in inst.srcs]  # type: ignore[union-attr]
+        where = f"program {program.name!r}, instruction {index} ({inst.op.value})"
+        if inst.op is Op.MATMUL:
+            matmul(inst, buffers, where)
+        else:
+            conv2d(inst, buffers, where)
+
+
+def _ints(inst: Instruction, *names: str) -> list[int]:
+    return [int(inst.attr(name)) for name in names]  # type: ignore[arg-type]
+
+
+def _check_extent(where: str, which: str, buffer: np.ndarray, needed: int) -> None:
+    if needed > buffer.size:
+        raise MemoryAccessError(
+            f"{where}: operand {which} needs {needed} elements but its buffer has {buffer.size}"
+        )
+
+
+def _compute(array: np.ndarray, dtype: DType) -> np.ndarray:
+    return array.astype(np.float32) if dtype in _NARROW else array
+
+
+def _batched(buffer: np.ndarray, batch: int, stride: int, rows: int, cols: int) -> np.ndarray:
+    """Matrix i of `batch` (rows x cols, row-major) starting at element i * stride; 0 repeats."""
+    size = buffer.itemsize
+    return as_strided(
+        buffer, (batch, rows, cols), (stride * size, cols * size, size), writeable=False
+    )
+
+
+def matmul(inst: Instruction, buffers: list[np.ndarray], where: str) -> None:
+    """C[i] = op(A[i]) @ op(B[i]) for each batch entry i (see docs/isa.mdx)."""
+    a, b, c = buffers
+    batch, m, n, k, stride_a, stride_b, stride_c = _ints(
+        inst, "batch", "m", "n", "k", "stride_a", "stride_b", "stride_c"
+    )
+    for which, buffer, stride, size in (
+        ("A", a, stride_a, m * k),
+        ("B", b, stride_b, k * n),
+        ("C", c, stride_c, m * n),
+    ):
+        _check_extent(where, which, buffer, (batch - 1) * stride + size)
+    dtype: DType = inst.dtype  # type: ignore[assignment]
+    left = (
+        _batched(a, batch, stride_a, k, m).swapaxes(1, 2)
+        if inst.attr("trans_a")
+        else (_batched(a, batch, stride_a, m, k))
+    )
+    right = (
+        _batched(b, batch, stride_b, n, k).swapaxes(1, 2)
+        if inst.attr("trans_b")
+        else (_batched(b, batch, stride_b, k, n))
+    )
+    if batch == 1:
+        left, right = left[0], right[0]
+    left, right = _compute(left, dtype), _compute(right, dtype)
+    if dtype not in _NARROW and (batch == 1 or stride_c >= m * n):
+        # Disjoint output matrices: BLAS writes straight into C (NumPy copies if C overlaps A/B).
+        out = c[: m * n].reshape(m, n) if batch == 1 else _writable(c, batch, stride_c, m, n)
+        with np.errstate(all="ignore"):
+            np.matmul(left, right, out=out)
+        return
+    with np.errstate(all="ignore"):
+        result = np.matmul(left, right).reshape(batch, m * n)
+    for i in range(batch):  # in order, so that overlapping outputs keep the last batch entry
+        c[i * stride_c : i * stride_c + m * n] = result[i]
+
+
+def _writable(c: np.ndarray, batch: int, stride: int, rows: int, cols: int) -> np.ndarray:
+    size = c.itemsize
+    return as_strided(c, (batch, rows, cols), (stride * size, cols * size, size))
+
+
+def conv2d(inst: Instruction, buffers: list[np.ndarray], where: str) -> None:
+    """ONNX-style 2-D cross-correlation, NCHW input and KCRS weights, by im2col and matmul."""
+    n, c, h, w, k, r, s, groups = _ints(inst, "n", "c", "h", "w", "k", "r", "s", "groups")
+    sh, sw = inst.attr("stride")  # type: ignore[misc]
+    dh, dw = inst.attr("dilation")  # type: ignore[misc]
+    top, left, bottom, right = inst.attr("pad")  # type: ignore[misc]
+    oh = (h + top + bottom - dh * (r - 1) - 1) // sh + 1
+    ow = (w + left + right - dw * (s - 1) - 1) // sw + 1
+    cg, kg = c // groups, k // groups
+    x_buf, w_buf, y_buf = buffers[:3]
+    extents = [("X", x_buf, n * c * h * w), ("W", w_buf, k * cg * r * s)]
+    extents.append(("Y", y_buf, n * k * oh * ow))
+    if len(buffers) > 3:
+        extents.append(("bias", buffers[3], k))
+    for which, buffer, needed in extents:
+        _check_extent(where, which, buffer, needed)
+    dtype: DType = inst.dtype  # type: ignore[assignment]
+    x = _compute(x_buf[: n * c * h * w], dtype).reshape(n, c, h, w)
+    weights = _compute(w_buf[: k * cg * r * s], dtype).reshape(groups, kg, cg * r * s)
+    if top or left or bottom or right:
+        x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    windows = sliding_window_view(x, (dh * (r - 1) + 1, dw * (s - 1) + 1), axis=(2, 3))
+    windows = windows[:, :, : sh * (oh - 1) + 1 : sh, : sw * (ow - 1) + 1 : sw, ::dh, ::dw]
+    # im2col: (groups, output pixels, cg * r * s), one copy of the input's windows.
+    columns = windows.reshape(n, groups, cg, oh, ow, r, s).transpose(1, 0, 3, 4, 2, 5, 6)
+    columns = columns.reshape(groups, n * oh * ow, cg * r * s)
+    with np.errstate(all="ignore"):
+        out = np.matmul(columns, weights.transpose(0, 2, 1))  # (groups, n*oh*ow, kg)
+    y = out.reshape(groups, n, oh, ow, kg).transpose(1, 0, 4, 2, 3).reshape(n, k, oh, ow)
+    if len(buffers) > 3:
+        y = y + _compute(buffers[3][:k], dtype).reshape(1, k, 1, 1)
+    y_buf[: n * k * oh * ow] = y.reshape(-1)

@@ -1,0 +1,206 @@
+"""Lane mode: the body of one lane as straight Python, for programs whose lanes never interact.
+
+Registers are scalar locals, ISA control flow maps onto Python control flow (`if`/`else`,
+`while True:` with `break`/`continue`), and the body is pasted into the kernel's innermost lane
+loop rather than called, so that LLVM sees one loop it can vectorise. EXIT leaves a one-pass
+`while True:` wrapped around the body; from inside ISA loops it sets `_exit` and every
+enclosing loop re-breaks.
+
+The common bounds check `if global_id.x < n` gets a block-level fast path: when the whole block
+passes it (`block_guard`), the kernel runs a copy of the body with that IF taken as true, which
+LLVM vectorises with plain loads and stores instead of masked ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hologram.codegen.numba_exprs import Lines, Operands, literal, memory_lines, value_expr
+from hologram.isa.opcodes import Op
+from hologram.isa.program import Arg, Imm, Instruction, Pred, Program, Reg
+
+U32_MAX = 2**32 - 1
+
+_MEMORY_OPS = frozenset({Op.LDG, Op.STG, Op.LDS, Op.STS, Op.POOL_LD, Op.POOL_ST, Op.ATOM})
+
+
+@dataclass(frozen=True)
+class BlockGuard:
+    """A top-level IF that every lane of a block takes when `condition` (over bx, bdx) holds."""
+
+    if_index: int
+    condition: str
+
+
+def block_guard(program: Program) -> BlockGuard | None:
+    """The first top-level `if global_id.x <(=) uniform` of the program, if it has one.
+
+    global_id.x grows with the lane's x, so the lane with the largest x decides for the whole
+    block, provided no u32 wraparound happens inside the block. The compare's register inputs
+    must be written exactly once, before the IF and outside any control flow.
+    """
+    writes: dict[object, list[int]] = {}
+    for index, inst in enumerate(program.instructions):
+        if inst.dst is not None:
+            writes.setdefault(inst.dst, []).append(index)
+    depth = 0
+    ops = Operands(program)
+    for index, inst in enumerate(program.instructions):
+        if inst.op is Op.IF and depth == 0:
+            condition = _guard_condition(program, inst.srcs[0], index, writes, ops)
+            if condition is not None:
+                return BlockGuard(index, condition)
+        if inst.op in (Op.IF, Op.LOOP):
+            depth += 1
+        elif inst.op in (Op.ENDIF, Op.ENDLOOP):
+            depth -= 1
+    return None
+
+
+def _single_top_level_write(
+    program: Program, operand: object, before: int, writes: dict
+) -> tuple[int, Instruction] | None:
+    """(index, instruction) of the only write to `operand`, if it precedes `before` at depth 0."""
+    sites = writes.get(operand, [])
+    if len(sites) != 1 or sites[0] > before:
+        return None
+    depth = 0
+    for inst in program.instructions[: sites[0]]:
+        depth += inst.op in (Op.IF, Op.LOOP)
+        depth -= inst.op in (Op.ENDIF, Op.ENDLOOP)
+    return (sites[0], program.instructions[sites[0]]) if depth == 0 else None
+
+
+def _guard_condition(
+    program: Program, pred: object, if_index: int, writes: dict, ops: Operands
+) -> str | None:
+    if not isinstance(pred, Pred):
+        return None
+    found = _single_top_level_write(program, pred, if_index, writes)
+    if found is None or found[1].op is not Op.SETP:
+        return None
+    setp_index, setp = found
+    cmp = str(setp.attr("cmp"))
+    if cmp in ("gt", "ge"):  # n > gid is gid < n
+        lane_side, bound, cmp = setp.srcs[1], setp.srcs[0], {"gt": "lt", "ge": "le"}[cmp]
+    elif cmp in ("lt", "le"):
+        lane_side, bound = setp.srcs
+    else:
+        return None
+    if not isinstance(lane_side, Reg) or not isinstance(bound, (Imm, Arg)):
+        return None
+    found = _single_top_level_write(program, lane_side, setp_index, writes)
+    if found is None or found[1].op is not Op.SREG:
+        return None
+    sreg = found[1]
+    if sreg.attr("sreg") != "global_id" or sreg.attr("axis") != 0:
+        return None
+    last = "(bx * bdx + bdx - 1)"
+    op = "<" if cmp == "lt" else "<="
+    return f"{last} <= {U32_MAX} and {last} {op} np.int64({ops.value(bound)})"
+
+
+def render_lane_body(program: Program, out: Lines, taken_if: int | None = None) -> None:
+    """Append one lane's code (zeroed registers, then the instructions) at `out.indent`.
+
+    `taken_if`: the index of an IF to render as always taken (see `block_guard`).
+    """
+    ops = Operands(program)
+    for index, dtype in enumerate(program.registers):
+        out.add(f"r{index} = {literal(0, dtype)}")
+    for index in range(program.predicates):
+        out.add(f"p{index} = False")
+    exits_from_loop = _exits_from_loop(program)
+    has_exit = any(inst.op is Op.EXIT for inst in program.instructions)
+    if exits_from_loop:
+        out.add("_exit = False")
+    if has_exit:
+        out.add("while True:")
+        out.indent += 1
+    _LaneWalker(program, ops, out, exits_from_loop, taken_if).run()
+    if has_exit:
+        out.add("break")
+        out.indent -= 1
+
+
+def _exits_from_loop(program: Program) -> bool:
+    depth = 0
+    for inst in program.instructions:
+        if inst.op is Op.LOOP:
+            depth += 1
+        elif inst.op is Op.ENDLOOP:
+            depth -= 1
+        elif inst.op is Op.EXIT and depth > 0:
+            return True
+    return False
+
+
+class _LaneWalker:
+    """Emits instructions in order, opening and closing Python blocks at control markers."""
+
+    def __init__(
+        self,
+        program: Program,
+        ops: Operands,
+        out: Lines,
+        exits_from_loop: bool,
+        taken_if: int | None,
+    ):
+        self.program = program
+        self.taken_if = taken_if
+        self.ops = ops
+        self.out = out
+        self.exits_from_loop = exits_from_loop
+        self.open: list[list] = []  # [opener op, line count where the current block began]
+
+    def run(self) -> None:
+        for index, inst in enumerate(self.program.instructions):
+            self.step(index, inst)
+
+    def begin_block(self, header: str, opener: Op) -> None:
+        self.out.add(header)
+        self.out.indent += 1
+        self.open.append([opener, len(self.out.lines)])
+
+    def end_block(self) -> None:
+        # An ISA block may be empty; Python needs a statement.
+        if len(self.out.lines) == self.open[-1][1]:
+            self.out.add("pass")
+        self.out.indent -= 1
+
+    def step(self, index: int, inst) -> None:
+        op, out = inst.op, self.out
+        if op is Op.IF:
+            cond = "True" if index == self.taken_if else self.ops.value(inst.srcs[0])
+            self.begin_block(f"if {cond}:", Op.IF)
+        elif op is Op.ELSE:
+            self.end_block()
+            out.add("else:")
+            out.indent += 1
+            self.open[-1][1] = len(out.lines)
+        elif op is Op.ENDIF:
+            self.end_block()
+            self.open.pop()
+        elif op is Op.LOOP:
+            self.begin_block("while True:", Op.LOOP)
+        elif op is Op.ENDLOOP:
+            self.end_block()
+            self.open.pop()
+            if self.exits_from_loop:
+                out.add("if _exit:", "    break")
+        elif op is Op.BREAK:
+            out.add("break")
+        elif op is Op.CONTINUE:
+            out.add("continue")
+        elif op is Op.EXIT:
+            if any(entry[0] is Op.LOOP for entry in self.open):
+                out.add("_exit = True")
+            out.add("break")
+        elif op is Op.FENCE:
+            pass  # one lane runs at a time, in program order: its writes are already ordered
+        elif op in _MEMORY_OPS:
+            out.add(*memory_lines(inst, self.ops, str(index)))
+        elif op in (Op.BAR, Op.REDUCE):
+            raise ValueError(f"{op.value} needs lockstep mode (instruction {index})")
+        else:
+            out.add(f"{self.ops.register(inst.dst)} = {value_expr(inst, self.ops)}")

@@ -1,0 +1,119 @@
+"""NumPy broadcasting reduced to the fewest dimensions an elementwise program must index.
+
+Each input is described, relative to the output, by element strides (0 along broadcast
+dimensions). Dimensions of size 1 are dropped and neighbours that every input walks
+contiguously are merged, so that most calls end in one of two fast cases: an input read at the
+output index (`FULL`) or a single element read everywhere (`SCALAR`). Only what remains needs
+div/mod index arithmetic (`STRIDED`).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from hologram.errors import ShapeError
+
+
+class Access(enum.Enum):
+    """How an elementwise program reads one input from the output index."""
+
+    FULL = "full"  # element i
+    SCALAR = "scalar"  # element 0
+    STRIDED = "strided"  # an offset computed from the collapsed dims and strides
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The broadcast of some input shapes: output shape and how each input is read."""
+
+    shape: tuple[int, ...]
+    dims: tuple[int, ...]
+    """The collapsed output dimensions (empty for a fast layout)."""
+    strides: tuple[tuple[int, ...], ...]
+    """Per input, its element stride along each collapsed dimension."""
+    access: tuple[Access, ...]
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def rank(self) -> int:
+        """Collapsed dimensions indexed by div/mod; 0 when no input is STRIDED."""
+        return len(self.dims) if Access.STRIDED in self.access else 0
+
+
+def broadcast_shapes(shapes: Sequence[tuple[int, ...]], op: str) -> tuple[int, ...]:
+    """NumPy's broadcast of `shapes`; ShapeError naming them when they do not broadcast."""
+    out: list[int] = []
+    rank = max((len(s) for s in shapes), default=0)
+    for axis in range(-rank, 0):
+        sizes = {s[axis] for s in shapes if len(s) >= -axis}
+        sizes.discard(1)
+        if len(sizes) > 1:
+            listed = " and ".join(str(tuple(s)) for s in shapes)
+            raise ShapeError(f"{op}: shapes {listed} cannot be broadcast together")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def _strides_against(shape: tuple[int, ...], out: tuple[int, ...]) -> list[int]:
+    padded = (1,) * (len(out) - len(shape)) + tuple(shape)
+    strides = [0] * len(out)
+    step = 1
+    for axis in range(len(out) - 1, -1, -1):
+        strides[axis] = step if padded[axis] != 1 else 0
+        step *= padded[axis]
+    return strides
+
+
+def broadcast_layout(
+    shapes: Sequence[tuple[int, ...]], op: str, out_shape: tuple[int, ...] | None = None
+) -> Layout:
+    """The collapsed layout of inputs of `shapes` broadcast together (or to `out_shape`)."""
+    return _layout(tuple(tuple(s) for s in shapes), op, out_shape)
+
+
+@lru_cache(maxsize=4096)
+def _layout(
+    shapes: tuple[tuple[int, ...], ...], op: str, out_shape: tuple[int, ...] | None
+) -> Layout:
+    if out_shape is None:
+        out = broadcast_shapes(shapes, op)
+    else:
+        out = tuple(out_shape)
+        if broadcast_shapes([*shapes, out], op) != out:
+            listed = ", ".join(str(tuple(s)) for s in shapes)
+            raise ShapeError(f"{op}: shapes {listed} cannot be broadcast to {out}")
+    per_input = [_strides_against(s, out) for s in shapes]
+    dims: list[int] = []
+    strides: list[list[int]] = [[] for _ in shapes]
+    for axis, size in enumerate(out):
+        if size == 1:
+            continue
+        mergeable = dims and all(s[-1] == per_input[k][axis] * size for k, s in enumerate(strides))
+        if mergeable:
+            dims[-1] *= size
+            for k, s in enumerate(strides):
+                s[-1] = per_input[k][axis]
+        else:
+            dims.append(size)
+            for k, s in enumerate(strides):
+                s.append(per_input[k][axis])
+    access = tuple(_access_of(s, dims) for s in strides)
+    return Layout(out, tuple(dims), tuple(tuple(s) for s in strides), access)
+
+
+def _access_of(strides: list[int], dims: list[int]) -> Access:
+    if all(s == 0 for s in strides):
+        return Access.SCALAR
+    contiguous = 1
+    for axis in range(len(dims) - 1, -1, -1):
+        if strides[axis] != contiguous:
+            return Access.STRIDED
+        contiguous *= dims[axis]
+    return Access.FULL

@@ -1,0 +1,63 @@
+"""A prepared op: the launches that compute it, ready to run again on the same memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from hologram.isa.program import LaunchConfig, Program
+
+if TYPE_CHECKING:
+    from hologram.runtime.executor import Executor
+
+BLOCK_LANES = 256
+"""Lanes per block of every op launch."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One program launch with its arguments bound."""
+
+    program: Program
+    config: LaunchConfig
+    args: tuple[Any, ...]
+
+
+def lanes(program: Program, count: int, args: tuple[Any, ...]) -> Launch:
+    """A launch of one lane per item for `count` items, 256 lanes a block."""
+    return Launch(program, _config(count), args)
+
+
+@lru_cache(maxsize=1024)
+def _config(count: int) -> LaunchConfig:
+    return LaunchConfig.for_elements(count, BLOCK_LANES)
+
+
+def once(program: Program, args: tuple[Any, ...]) -> Launch:
+    """A launch of an intrinsic program, which runs once whatever the config."""
+    return Launch(program, LaunchConfig(1, 1), args)
+
+
+@dataclass
+class Prepared:
+    """An op with its inputs normalised, its output allocated and its launches planned.
+
+    `run()` performs the launches (again and again, on the same memory: what a benchmark of
+    the raw launch measures); calling the object runs them and returns the op's result.
+    """
+
+    executor: Executor
+    launches: list[Launch] = field(default_factory=list)
+    finish: Callable[[], Any] = lambda: None
+
+    def run(self) -> None:
+        """Launch every program of the op, in order."""
+        for launch in self.launches:
+            self.executor.launch(launch.program, launch.config, args=launch.args)
+
+    def __call__(self) -> Any:
+        """Run the op and return its result."""
+        self.run()
+        return self.finish()

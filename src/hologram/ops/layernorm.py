@@ -1,0 +1,135 @@
+"""layer_norm(x, weight=None, bias=None, axis=-1, eps=1e-5), as ONNX LayerNormalization.
+
+Normalises over the trailing dimensions from `axis`: `(x - mean) / sqrt(var + eps) * weight +
+bias`, with the biased variance. `weight` and `bias` broadcast to `x.shape[axis:]` and are
+converted to x's dtype. Floating-point inputs only (integers raise DTypeError); f16 and bf16
+are computed in f32.
+
+Program: one lane per row of `r = prod(x.shape[axis:])` contiguous elements sweeps it three
+times: the mean, the variance around it (two passes, for accuracy), the normalised output.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hologram.errors import ShapeError
+from hologram.isa.builder import Builder
+from hologram.isa.dtypes import DType
+from hologram.isa.opcodes import Op
+from hologram.isa.program import Program
+from hologram.ops._broadcast import broadcast_shapes
+from hologram.ops._launch import Prepared, lanes
+from hologram.ops._materialize import materialize
+from hologram.ops._operands import (
+    Operand,
+    Output,
+    check_size,
+    is_buffer,
+    promote,
+    resolve_executor,
+    to_operand,
+)
+from hologram.ops._rows import counted_loop, load_as, widened
+
+if TYPE_CHECKING:
+    from hologram.runtime.executor import Executor
+
+
+@cache
+def layer_norm_program(dtype: DType, has_weight: bool, has_bias: bool) -> Program:
+    """The layer-norm program for `dtype`.
+
+    Parameters: `x`, then `weight` and `bias` when present, `out`, `n` (rows), `r` (u32), and
+    `eps` and `count` (r as a float) in the compute dtype.
+    """
+    compute = widened(dtype)
+    b = Builder(f"layer_norm_{dtype}")
+    x = b.buffer("x", dtype)
+    weight = b.buffer("weight", dtype) if has_weight else None
+    bias = b.buffer("bias", dtype) if has_bias else None
+    out = b.buffer("out", dtype, access="write")
+    n, r = b.scalar("n", "u32"), b.scalar("r", "u32")
+    eps, count = b.scalar("eps", compute), b.scalar("count", compute)
+    j = b.global_id()
+    with b.if_(b.setp("lt", j, n)):
+        base = b.mul(j, r)
+        total = b.mov(0, compute)
+        with counted_loop(b, 0, r) as k:
+            b.assign(total, b.add(total, load_as(b, x, b.add(base, k), compute)))
+        mean = b.div(total, count)
+        squares = b.mov(0, compute)
+        with counted_loop(b, 0, r) as k:
+            d = b.sub(load_as(b, x, b.add(base, k), compute), mean)
+            b.assign(squares, b.mad(d, d, squares))
+        rstd = b.div(1.0, b.unary(Op.SQRT, b.add(b.div(squares, count), eps)))
+        with counted_loop(b, 0, r) as k:
+            index = b.add(base, k)
+            y = b.mul(b.sub(load_as(b, x, index, compute), mean), rstd)
+            if weight is not None:
+                y = b.mul(y, load_as(b, weight, k, compute))
+            if bias is not None:
+                y = b.add(y, load_as(b, bias, k, compute))
+            b.stg(out, index, y if compute is dtype else b.cvt(y, dtype))
+    return b.build()
+
+
+def prepare_layer_norm(
+    x: Any,
+    weight: Any = None,
+    bias: Any = None,
+    axis: int = -1,
+    eps: float = 1e-5,
+    executor: Executor | None = None,
+    out: Any = None,
+) -> Prepared:
+    """Plan the launches of layer_norm (and of any weight or bias conversion)."""
+    op = "layer_norm"
+    given = [v for v in (x, weight, bias) if v is not None]
+    ex = resolve_executor(given, executor, op)
+    dtype = promote([x], op, float_only=True)
+    operand = to_operand(x, ex, op, dtype)
+    shape = operand.shape
+    check_size(shape, op)
+    if not isinstance(axis, int) or isinstance(axis, bool) or not -len(shape) <= axis < len(shape):
+        raise ShapeError(f"{op}: axis {axis!r} is out of range for {len(shape)} dimensions")
+    a = axis % len(shape)
+    rows, r = int(np.prod(shape[:a])), int(np.prod(shape[a:]))
+    output = Output(ex, shape, dtype, any(is_buffer(v) for v in given), out, op)
+    prepared = Prepared(ex, finish=output.result)
+    if rows * r == 0:
+        return prepared
+    params: list[Operand] = []
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is None:
+            continue
+        promote([value], f"{op} {name}")
+        param = to_operand(value, ex, f"{op} {name}", dtype)
+        target = shape[a:]
+        if broadcast_shapes([param.shape, target], f"{op} {name}") != target:
+            raise ShapeError(f"{op}: {name} of shape {param.shape} does not fit {target}")
+        converted, launch = materialize(ex, param, target, dtype)
+        if launch is not None:
+            prepared.launches.append(launch)
+        params.append(converted)
+    program = layer_norm_program(dtype, weight is not None, bias is not None)
+    args = (operand.arg, *(p.arg for p in params), output.arg, rows, r, eps, r)
+    prepared.launches.append(lanes(program, rows, args))
+    return prepared
+
+
+def layer_norm(
+    x: Any,
+    weight: Any = None,
+    bias: Any = None,
+    axis: int = -1,
+    eps: float = 1e-5,
+    *,
+    executor: Executor | None = None,
+    out: Any = None,
+) -> Any:
+    """Layer normalisation of `x` over its dimensions from `axis` on."""
+    return prepare_layer_norm(x, weight, bias, axis, eps, executor, out)()

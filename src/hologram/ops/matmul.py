@@ -1,0 +1,217 @@
+"""matmul (NumPy semantics) and gemm (ONNX Gemm semantics) on the MATMUL intrinsic.
+
+matmul: 1-D operands are promoted to a row (left) or a column (right) that is removed from the
+result; leading batch dimensions broadcast. gemm: `alpha * op(A) @ op(B) + beta * C` with 2-D
+A and B, `op` transposing when `trans_a`/`trans_b`, and C broadcasting to the result (skipped,
+with its elementwise launch, when there is no C and alpha is 1). Both take every numeric dtype
+(integers wrap; f16 and bf16 accumulate in f32); inputs are promoted with NumPy's result_type.
+For integer gemm, alpha and beta must be whole numbers.
+
+Programs: the intrinsic's sizes are attributes, so one program is built (and cached) per
+shape. A batch operand whose batch dimensions all broadcast is read with stride 0; one that
+broadcasts only partly (e.g. (2, 1, m, k) against (1, 3, k, n)) is first materialised at the
+full batch shape.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from hologram.errors import DTypeError, ShapeError
+from hologram.isa.builder import Builder
+from hologram.isa.dtypes import DType
+from hologram.isa.program import Program
+from hologram.ops._broadcast import broadcast_layout, broadcast_shapes
+from hologram.ops._elementwise_program import AXPBY, SCALE, elementwise_launch
+from hologram.ops._launch import Prepared, once
+from hologram.ops._materialize import materialize
+from hologram.ops._operands import (
+    Operand,
+    Output,
+    check_size,
+    is_buffer,
+    promote,
+    resolve_executor,
+    to_operand,
+)
+
+if TYPE_CHECKING:
+    from hologram.runtime.executor import Executor
+
+
+@lru_cache(maxsize=256)
+def matmul_program(
+    dtype: DType,
+    batch: int,
+    m: int,
+    n: int,
+    k: int,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    stride_a: int | None = None,
+    stride_b: int | None = None,
+) -> Program:
+    """The intrinsic program `c[i] = op(a[i]) @ op(b[i])` for `i < batch` (params a, b, c)."""
+    b = Builder(f"matmul_{dtype}")
+    a_buf, b_buf = b.buffer("a", dtype), b.buffer("b", dtype)
+    c_buf = b.buffer("c", dtype, access="write")
+    b.matmul(
+        a_buf,
+        b_buf,
+        c_buf,
+        batch=batch,
+        m=m,
+        n=n,
+        k=k,
+        trans_a=trans_a,
+        trans_b=trans_b,
+        stride_a=m * k if stride_a is None else stride_a,
+        stride_b=k * n if stride_b is None else stride_b,
+        stride_c=m * n,
+    )
+    return b.build()
+
+
+def _batch_operand(
+    ex: Executor, operand: Operand, batch_shape: tuple[int, ...], dtype: DType
+) -> tuple[Operand, int, Any]:
+    """The operand as `dtype`, its batch stride, and a launch materialising it (or None)."""
+    matrix = operand.shape[-2:] if len(operand.shape) >= 2 else operand.shape
+    own_batch = math.prod(operand.shape[:-2])
+    if own_batch == math.prod(batch_shape):
+        stride, target = math.prod(matrix), operand.shape
+    elif own_batch == 1:
+        stride, target = 0, operand.shape
+    else:
+        stride, target = math.prod(matrix), (*batch_shape, *matrix)
+    converted, launch = materialize(ex, operand, tuple(target), dtype)
+    return converted, stride, launch
+
+
+def prepare_matmul(a: Any, b: Any, executor: Executor | None = None, out: Any = None) -> Prepared:
+    """Plan the launches of `a @ b`."""
+    op = "matmul"
+    ex = resolve_executor([a, b], executor, op)
+    dtype = promote([a, b], op)
+    oa, ob = (to_operand(v, ex, op, dtype) for v in (a, b))
+    if not oa.shape or not ob.shape:
+        raise ShapeError(f"{op}: operands must have at least one dimension")
+    m, k = (1, oa.shape[0]) if len(oa.shape) == 1 else oa.shape[-2:]
+    k_b, n = (ob.shape[0], 1) if len(ob.shape) == 1 else ob.shape[-2:]
+    if k != k_b:
+        raise ShapeError(f"{op}: shapes {oa.shape} and {ob.shape} do not align ({k} != {k_b})")
+    batch_shape = broadcast_shapes([oa.shape[:-2], ob.shape[:-2]], op)
+    out_shape = (
+        *batch_shape,
+        *(() if len(oa.shape) == 1 else (m,)),
+        *(() if len(ob.shape) == 1 else (n,)),
+    )
+    check_size(out_shape, op)
+    output = Output(ex, out_shape, dtype, is_buffer(a) or is_buffer(b), out, op)
+    if math.prod(out_shape) == 0:
+        return Prepared(ex, finish=output.result)
+    if k == 0:
+        return Prepared(ex, finish=lambda: _zeros(output))
+    prepared = Prepared(ex, finish=output.result)
+    oa, stride_a, launch_a = _batch_operand(ex, oa, batch_shape, dtype)
+    ob, stride_b, launch_b = _batch_operand(ex, ob, batch_shape, dtype)
+    prepared.launches += [launch for launch in (launch_a, launch_b) if launch is not None]
+    batch = math.prod(batch_shape)
+    program = matmul_program(dtype, batch, m, n, k, False, False, stride_a, stride_b)
+    prepared.launches.append(once(program, (oa.arg, ob.arg, output.arg)))
+    return prepared
+
+
+def _zeros(output: Output) -> Any:
+    output.data.fill(0)
+    return output.result()
+
+
+def prepare_gemm(
+    a: Any,
+    b: Any,
+    c: Any = None,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    executor: Executor | None = None,
+    out: Any = None,
+) -> Prepared:
+    """Plan the launches of `alpha * op(a) @ op(b) + beta * c`."""
+    op = "gemm"
+    given = [v for v in (a, b, c) if v is not None]
+    ex = resolve_executor(given, executor, op)
+    dtype = promote(given, op)
+    oa, ob = (to_operand(v, ex, op, dtype) for v in (a, b))
+    if len(oa.shape) != 2 or len(ob.shape) != 2:
+        raise ShapeError(f"{op}: A and B must be 2-D, got {oa.shape} and {ob.shape}")
+    m, k = oa.shape[::-1] if trans_a else oa.shape
+    k_b, n = ob.shape[::-1] if trans_b else ob.shape
+    if k != k_b:
+        raise ShapeError(f"{op}: op(A) is {m}x{k} and op(B) is {k_b}x{n}; inner dimensions differ")
+    alpha, beta = _coefficient(alpha, dtype, "alpha"), _coefficient(beta, dtype, "beta")
+    output = Output(ex, (m, n), dtype, any(is_buffer(v) for v in given), out, op)
+    prepared = Prepared(ex, finish=output.result)
+    if m * n == 0:
+        return prepared
+    oc = None if c is None else to_operand(c, ex, op, dtype)
+    if k == 0:
+        # The product is all zeros: the result is beta * C, or zeros.
+        if oc is None:
+            return Prepared(ex, finish=lambda: _zeros(output))
+        layout = broadcast_layout([oc.shape], op, out_shape=(m, n))
+        launch = elementwise_launch(SCALE, [oc.arg], [oc.dtype], output.arg, dtype, layout, (beta,))
+        prepared.launches.append(launch)
+        return prepared
+    oa, _, launch_a = _batch_operand(ex, oa, (), dtype)
+    ob, _, launch_b = _batch_operand(ex, ob, (), dtype)
+    prepared.launches += [launch for launch in (launch_a, launch_b) if launch is not None]
+    program = matmul_program(dtype, 1, m, n, k, bool(trans_a), bool(trans_b))
+    prepared.launches.append(once(program, (oa.arg, ob.arg, output.arg)))
+    if oc is not None:
+        layout = broadcast_layout([(m, n), oc.shape], op, out_shape=(m, n))
+        in_args, in_dtypes = [output.arg, oc.arg], [dtype, oc.dtype]
+        launch = elementwise_launch(
+            AXPBY, in_args, in_dtypes, output.arg, dtype, layout, (alpha, beta)
+        )
+        prepared.launches.append(launch)
+    elif alpha != 1:
+        layout = broadcast_layout([(m, n)], op)
+        launch = elementwise_launch(
+            SCALE, [output.arg], [dtype], output.arg, dtype, layout, (alpha,)
+        )
+        prepared.launches.append(launch)
+    return prepared
+
+
+def _coefficient(value: float, dtype: DType, name: str) -> float | int:
+    value = float(value)
+    if dtype.is_int:
+        if not value.is_integer():
+            raise DTypeError(f"gemm: {name}={value} must be a whole number for {dtype} inputs")
+        return int(value)
+    return value
+
+
+def matmul(a: Any, b: Any, *, executor: Executor | None = None, out: Any = None) -> Any:
+    """The matrix product of `a` and `b` with NumPy's matmul semantics."""
+    return prepare_matmul(a, b, executor, out)()
+
+
+def gemm(
+    a: Any,
+    b: Any,
+    c: Any = None,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    *,
+    executor: Executor | None = None,
+    out: Any = None,
+) -> Any:
+    """ONNX Gemm: `alpha * op(a) @ op(b) + beta * c` (op transposes when asked)."""
+    return prepare_gemm(a, b, c, alpha, beta, trans_a, trans_b, executor, out)()

@@ -1,0 +1,67 @@
+"""Shared fixtures: the backends to test on, an executor per backend, a seeded generator.
+
+Compiled kernels are cached under the repository's `.cache/` (unless `HOLOGRAM_CACHE_DIR`
+is already set), so that every pytest-xdist worker and every later run reuses them.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hologram.backends import availability, backend_names
+from hologram.config import reload_settings
+from hologram.errors import HologramError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Set before anything reads the settings: hologram.config reads the environment lazily.
+os.environ.setdefault("HOLOGRAM_CACHE_DIR", str(REPO_ROOT / ".cache" / "hologram"))
+reload_settings()
+
+# Every backend file is tested; the two that run anywhere come first and are always listed,
+# so a missing or broken one shows up as a skip with its reason rather than vanishing.
+REQUIRED_BACKENDS = ("reference", "cpu")
+TESTED_BACKENDS = REQUIRED_BACKENDS + tuple(
+    name for name in backend_names() if name not in REQUIRED_BACKENDS
+)
+
+
+def backend_skip_reason(name: str) -> str | None:
+    """Why backend `name` cannot run here, or None when it can."""
+    try:
+        ok, reason = availability(name)
+    except HologramError as exc:
+        return str(exc)
+    return None if ok else reason
+
+
+@pytest.fixture(params=TESTED_BACKENDS)
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """The name of each backend in turn; skipped with the reason where it is unavailable."""
+    name: str = request.param
+    reason = backend_skip_reason(name)
+    if reason is not None:
+        pytest.skip(f"backend {name!r} is not available: {reason}")
+    return name
+
+
+@pytest.fixture
+def executor(backend_name: str) -> Iterator[object]:
+    """An `Executor` on each available backend in turn."""
+    from hologram import Executor
+
+    ex = Executor(backend=backend_name)
+    yield ex
+    ex.synchronize()
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> np.random.Generator:
+    """A generator seeded from the test's id: fresh draws, reproducible per test."""
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))

@@ -1,0 +1,55 @@
+"""Broadcasting on random shapes: the collapsed layouts against NumPy, and the ops end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import mutually_broadcastable_shapes
+from ops_helpers import assert_close, f64
+
+import hologram.ops as hops
+from hologram.ops._broadcast import Access, broadcast_layout
+
+SHAPES = mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4)
+
+
+def _gather(shape, layout, k):
+    """Read input k through the layout's strides at every output index, as a program does."""
+    index = np.arange(layout.size)
+    if layout.access[k] is Access.FULL:
+        return index
+    if layout.access[k] is Access.SCALAR:
+        return np.zeros_like(index)
+    offset = np.zeros_like(index)
+    rest = index
+    for dim, stride in zip(reversed(layout.dims), reversed(layout.strides[k]), strict=True):
+        offset += (rest % dim) * stride
+        rest = rest // dim
+    return offset
+
+
+@settings(max_examples=200, deadline=None)
+@given(SHAPES)
+def test_layout_reads_what_numpy_broadcasting_reads(shapes):
+    (shape_a, shape_b), out = shapes
+    layout = broadcast_layout([shape_a, shape_b], "test")
+    assert layout.shape == out
+    for k, shape in enumerate((shape_a, shape_b)):
+        values = np.arange(int(np.prod(shape))).reshape(shape)
+        expected = np.broadcast_to(values, out).reshape(-1)
+        np.testing.assert_array_equal(values.reshape(-1)[_gather(shape, layout, k)], expected)
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(shapes=SHAPES, seed=st.integers(0, 2**32 - 1), transpose=st.booleans())
+def test_binary_op_broadcasts_like_numpy(executor, shapes, seed, transpose):
+    (shape_a, shape_b), out = shapes
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape_a)
+    b = rng.standard_normal(shape_b[::-1]).T if transpose else rng.standard_normal(shape_b)
+    assert_close(hops.maximum(a, b, executor=executor), np.maximum(f64(a), f64(b)), "f64")
