@@ -83,4 +83,5 @@ bench: $(BASE_STAMP)  ## Benchmark the ops against NumPy (BENCH_ARGS="--sizes 1e
 .PHONY: clean
 clean:  ## Remove .venv, caches and build outputs.
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache .hypothesis build dist src/*.egg-info
-	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -path ./.git -prune -o \( -name __pycache__ -o -name .hypothesis \) -type d \
+		-prune -exec rm -rf {} +

@@ -65,3 +65,24 @@ def executor(backend_name: str) -> Iterator[object]:
 def rng(request: pytest.FixtureRequest) -> np.random.Generator:
     """A generator seeded from the test's id: fresh draws, reproducible per test."""
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def every_compiled_program_round_trips() -> Iterator[None]:
+    """Every program the suite compiles on any backend must round-trip all three encodings.
+
+    `Backend.compile` caches by digest, so each distinct program is checked once per backend.
+    """
+    from hologram.backends.base import Backend
+    from hologram.isa.encoding import roundtrip_check
+
+    original = Backend.compile
+
+    def checked_compile(self: Backend, program):  # type: ignore[no-untyped-def]
+        if program.digest not in self._kernels:
+            roundtrip_check(program)
+        return original(self, program)
+
+    Backend.compile = checked_compile  # type: ignore[method-assign]
+    yield
+    Backend.compile = original  # type: ignore[method-assign]

@@ -1,5 +1,7 @@
 """Settings, from `HOLOGRAM_*` environment variables and a `.env` file (pydantic-settings).
 
+For example:
+
     HOLOGRAM_BACKEND=cpu HOLOGRAM_THREADS=4 hologram info
 """
 

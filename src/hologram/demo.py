@@ -201,9 +201,9 @@ def results_table(results: Sequence[DemoResult]) -> Table:
     table.add_column("op", no_wrap=True)
     table.add_column("backend", no_wrap=True)
     table.add_column("shape", no_wrap=True)
-    table.add_column("error", justify="right", no_wrap=True)
+    table.add_column("error", justify="right", no_wrap=True, min_width=7)
     table.add_column("check", no_wrap=True)
-    table.add_column("result", overflow="ellipsis", no_wrap=True, max_width=28)
+    table.add_column("result", overflow="ellipsis", no_wrap=True, max_width=26)
     for r in results:
         check = "[green]PASS[/]" if r.passed else f"[red]FAIL[/] > {r.tolerance:.1e}"
         table.add_row(

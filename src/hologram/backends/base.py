@@ -23,6 +23,7 @@ from hologram.errors import (
     DTypeError,
     LaunchError,
     PoolExhaustedError,
+    ProgramError,
 )
 from hologram.isa.dtypes import DType
 from hologram.isa.program import LaunchConfig, ParamKind, Program
@@ -112,13 +113,19 @@ class Backend(ABC):
 
     def compile(self, program: Program) -> Any:
         """Compile `program` (verified first), caching the result by the program's digest."""
-        kernel = self._kernels.get(program.digest)
-        if kernel is None:
-            from hologram.isa.verifier import verify
+        from hologram.isa.verifier import verify
 
+        try:
+            digest = program.digest
+        except ProgramError:
+            # A program too malformed to encode gets the verifier's clearer diagnosis.
+            verify(program)
+            raise
+        kernel = self._kernels.get(digest)
+        if kernel is None:
             verify(program)
             kernel = self._compile(program)
-            self._kernels[program.digest] = kernel
+            self._kernels[digest] = kernel
         return kernel
 
     def launch(self, program: Program, config: LaunchConfig, args: Sequence[Any]) -> None:
@@ -139,7 +146,7 @@ class Backend(ABC):
                 f"({', '.join(p.name for p in program.params)}), got {len(args)}"
             )
         checked = []
-        for param, arg in zip(program.params, args):
+        for param, arg in zip(program.params, args, strict=True):
             if param.kind is ParamKind.SCALAR:
                 checked.append(_cast_scalar(param.name, param.dtype, arg))
             else:

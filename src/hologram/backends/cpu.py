@@ -41,7 +41,7 @@ MIN_PARALLEL_LANES = 1 << 15
 """Launches with fewer lanes than this run on the calling thread: a hand-off costs more."""
 SOURCE_EPOCH = 10**9
 """Generated sources get modification times in [1e9, 2e9) seconds, chosen by their text."""
-CHUNKS_PER_THREAD = 4
+CHUNKS_PER_THREAD = 1
 """Block ranges per thread, so that a thread that finishes early takes more work."""
 
 

@@ -1,5 +1,7 @@
 """A builder for ISA programs: allocates registers, infers dtypes, nests control flow.
 
+For example, `y[i] = 2 * x[i]` for every `i < n`:
+
     b = Builder("scale")
     x = b.buffer("x", "f32")
     y = b.buffer("y", "f32", access="write")

@@ -7,7 +7,6 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Union
 
 from hologram.errors import LaunchError
 from hologram.isa.dtypes import DType
@@ -92,8 +91,8 @@ class Shared:
         return f"@{self.index}"
 
 
-Operand = Union[Reg, Pred, Imm, Arg, Shared]
-AttrValue = Union[int, bool, str, tuple[int, ...]]
+Operand = Reg | Pred | Imm | Arg | Shared
+AttrValue = int | bool | str | tuple[int, ...]
 
 
 # ---------------------------------------------------------------- declarations
