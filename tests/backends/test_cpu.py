@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import zlib
 from pathlib import Path
 
@@ -31,6 +32,23 @@ BF16 = ml_dtypes.bfloat16
 @pytest.fixture(scope="module")
 def backend() -> cpu.CpuBackend:
     return cpu.CpuBackend()
+
+
+@pytest.fixture(scope="module")
+def threaded() -> cpu.CpuBackend:
+    """A cpu backend that uses its thread pool for any launch of two blocks or more."""
+    backend = cpu.CpuBackend()
+    backend.min_parallel_seconds = 0.0
+    return backend
+
+
+def launch_threaded(backend: cpu.CpuBackend, program, config: LaunchConfig, args: list) -> None:
+    """Launch three times: two launches measure one thread, the third takes the pool."""
+    before = backend.stats.parallel_launches
+    for _ in range(3):
+        backend.launch(program, config, args)
+    if backend.threads > 1:
+        assert backend.stats.parallel_launches == before + 1
 
 
 @pytest.fixture(scope="module")
@@ -169,17 +187,45 @@ def test_fma_rounds_once_and_min_max_propagate_nan(backend, reference):
     assert np.isnan(residual[1:, 1:]).all()
 
 
+def test_vectorised_exp_sigmoid_tanh_are_within_one_ulp(backend, rng):
+    b = Builder("exp_sigmoid_tanh")
+    x = b.buffer("x", "f32")
+    y = b.buffer("y", "f32", access="write")
+    n = b.scalar("n", "u32")
+    i = b.global_id()
+    with b.if_(b.setp("lt", i, n)):
+        value = b.ldg(x, i)
+        for k, op in enumerate((Op.EXP, Op.SIGMOID, Op.TANH)):
+            b.stg(y, b.add(b.mul(n, k), i), b.unary(op, value))
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, 88.72, 88.73, -103.9, -104.0, 1e-30, 2.5e-4]
+    xs = np.concatenate([special, rng.uniform(-110, 90, 4000), rng.standard_normal(4000)])
+    xs = xs.astype(np.float32)
+    ys = np.zeros(3 * xs.size, np.float32)
+    backend.launch(b.build(), LaunchConfig.for_elements(xs.size, 128), [xs, ys, xs.size])
+    wide = xs.astype(np.float64)
+    with np.errstate(all="ignore"):
+        exact = np.concatenate([np.exp(wide), 1 / (1 + np.exp(-wide)), np.tanh(wide)])
+        want = exact.astype(np.float32)
+    assert np.array_equal(np.isnan(ys), np.isnan(want))
+    finite = ~np.isnan(want)
+    ulps = np.abs(ys.view(np.int32)[finite].astype(np.int64) - want.view(np.int32)[finite])
+    assert ulps.max() <= 1
+
+
 # ---------------------------------------------------------------- lockstep blocks
-def test_divergent_barrier_is_a_launch_error(backend, monkeypatch):
-    monkeypatch.setattr(cpu, "MIN_PARALLEL_LANES", 1)  # the status must cross threads too
+def test_divergent_barrier_is_a_launch_error(threaded):
     b = Builder("divergent_bar_cpu")
     with b.loop():
         with b.if_(b.setp("lt", b.sreg("lane_id"), 2)):
             b.break_()
         b.barrier()
         b.break_()
-    with pytest.raises(LaunchError, match="bar at instruction"):
-        backend.launch(b.build(), LaunchConfig(16, 4), [])
+    program, config = b.build(), LaunchConfig(16, 4)
+    for _ in range(3):  # the third launch uses the pool: the status crosses threads
+        with pytest.raises(LaunchError, match="bar at instruction"):
+            threaded.launch(program, config, [])
+    if threaded.threads > 1:
+        assert threaded.stats.parallel_launches >= 1
 
 
 def test_barrier_no_lane_reaches_is_skipped_and_exited_lanes_do_not_count(backend, reference):
@@ -242,9 +288,8 @@ def test_grid_stride_loop_with_signed_counter_covers_every_element(backend, rng)
 @pytest.mark.parametrize(
     ("grid", "block"), [((64, 4), (16, 16)), ((8, 4, 2), (8, 4, 4))], ids=["2d", "3d"]
 )
-def test_multithreaded_launch_writes_every_lane_once(backend, monkeypatch, grid, block):
-    monkeypatch.setattr(cpu, "MIN_PARALLEL_LANES", 1)  # thread the small 3-D launch as well
-    b = Builder(f"ids_{len(grid)}d")
+def test_multithreaded_launch_writes_every_lane_once(threaded, grid, block):
+    b = Builder("linear_ids")
     y = b.buffer("y", "u32", access="write")
     gx, gy, gz = (b.global_id(axis) for axis in range(3))
     width = b.mul(b.sreg("grid_dim", 0), b.sreg("block_dim", 0))
@@ -253,8 +298,46 @@ def test_multithreaded_launch_writes_every_lane_once(backend, monkeypatch, grid,
     b.stg(y, linear, b.add(linear, 1))
     config = LaunchConfig(grid, block)
     ids = np.zeros(config.num_blocks * config.lanes_per_block, np.uint32)
-    backend.launch(b.build(), config, [ids])
+    launch_threaded(threaded, b.build(), config, [ids])
     assert ids.tolist() == list(range(1, ids.size + 1))
+
+
+def fill_with_seven():
+    """y[global_id] = 7."""
+    b = Builder("fill_with_seven")
+    y = b.buffer("y", "i32", access="write")
+    b.stg(y, b.global_id(), 7)
+    return b.build()
+
+
+def test_a_parallel_launch_slower_than_one_thread_backs_off(threaded):
+    program = fill_with_seven()
+    ys = np.zeros(64, np.int32)
+    launch_threaded(threaded, program, LaunchConfig(8, 8), [ys])
+    timing = threaded.compile(program).timing
+    timing.seconds_per_lane = 0.0  # claim one thread is instant: the pool can only lose
+    timing.hold, timing.backoff = 0, 1
+    threaded.launch(program, LaunchConfig(8, 8), [ys])
+    assert (timing.hold, timing.backoff) == ((1, 2) if threaded.threads > 1 else (0, 1))
+    assert ys.tolist() == [7] * 64
+
+
+def test_launches_from_several_threads_at_once(threaded):
+    program, config = fill_with_seven(), LaunchConfig(64, 64)
+    for _ in range(2):  # measure one thread
+        threaded.launch(program, config, [np.zeros(4096, np.int32)])
+    outputs = [np.zeros(4096, np.int32) for _ in range(4)]
+
+    def run(out: np.ndarray) -> None:
+        for _ in range(20):  # only one may hold Numba's pool; the others run on their thread
+            threaded.launch(program, config, [out])
+
+    workers = [threading.Thread(target=run, args=(out,)) for out in outputs]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert all((out == 7).all() for out in outputs)
 
 
 # ---------------------------------------------------------------- intrinsics

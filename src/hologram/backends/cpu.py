@@ -5,26 +5,28 @@ Each program is rendered to Python source (`hologram.codegen.numba_source`), wri
 the machine code beside the file and a second process loads it instead of compiling.
 Intrinsic programs (MATMUL, CONV2D) skip Numba and run through NumPy and its BLAS.
 
-Threads: kernels release the GIL, and a launch splits its blocks into chunks that the calling
-thread and `threads - 1` pool workers take in turn (`settings().threads`, or one per core).
-Small launches run on the calling thread. Programs with atomics run all their blocks on one
-thread, which makes their plain read-modify-writes atomic. (Numba's own `prange` would do the
-splitting too, but a `parallel=True` kernel takes about five times longer to compile, and
-every program pays that once per machine.)
+Threads: every kernel has a one-thread entry and a `prange` entry over Numba's thread pool
+(`settings().threads`, or one per core). The pool pays off only for launches that take a while
+on one thread, and a `parallel=True` function takes a second or so to compile, so a kernel's
+first two launches run on one thread and are timed; a later launch goes to the pool when the
+fastest time per lane seen says it would take at least `min_parallel_seconds` on one thread.
+Only then is the parallel entry compiled (once, and cached on disk). A parallel launch slower
+than the one-thread estimate (other processes own the cores) sends the kernel back to one
+thread for a number of launches that doubles each time.
+Programs with atomics always run on one thread, which makes their read-modify-writes atomic.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import os
 import sys
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from time import perf_counter
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -32,17 +34,20 @@ import numpy as np
 
 from hologram.backends.base import HostBackend
 from hologram.codegen.numba_exprs import NARROW_FLOATS, memory_dtype, register_dtype
-from hologram.codegen.numba_source import NumbaSource, render_numba
+from hologram.codegen.numba_source import PARALLEL_ENTRY, NumbaSource, render_numba
 from hologram.config import settings
 from hologram.errors import CompileError, LaunchError
 from hologram.isa.program import LaunchConfig, ParamKind, Program
 
-MIN_PARALLEL_LANES = 1 << 15
-"""Launches with fewer lanes than this run on the calling thread: a hand-off costs more."""
+MIN_PARALLEL_SECONDS = 50e-6
+"""Launches estimated to take less than this on one thread stay on one thread."""
+MAX_BACKOFF = 1024
+"""The most one-thread launches a kernel is held to after a parallel launch lost."""
+_PARALLEL_LOCK = threading.Lock()
+"""Numba's default thread pool runs one parallel region at a time in a process; a launch that
+finds it busy runs on its own thread instead."""
 SOURCE_EPOCH = 10**9
 """Generated sources get modification times in [1e9, 2e9) seconds, chosen by their text."""
-CHUNKS_PER_THREAD = 1
-"""Block ranges per thread, so that a thread that finishes early takes more work."""
 
 
 @dataclass
@@ -57,15 +62,29 @@ class CpuStats:
     compiled: int = 0
     cache_hits: int = 0
     cache_misses: int = 0
+    parallel_launches: int = 0
+
+
+@dataclass
+class _Timing:
+    """What one kernel's launches taught us: one-thread speed and parallel back-off."""
+
+    seconds_per_lane: float | None = None  # the fastest one-thread launch seen
+    serial_runs: int = 0
+    hold: int = 0  # one-thread launches still to run before trying parallel again
+    backoff: int = 1  # the next `hold` if a parallel launch loses
+    parallel_ready: bool = False
 
 
 @dataclass(frozen=True)
 class NativeKernel:
-    """A compiled program: the Numba entry point and where its source lives."""
+    """A compiled program: its Numba entry points and where its source lives."""
 
     function: Any
+    parallel: Any  # the prange entry, compiled on first use; None for serial programs
     source: NumbaSource
     path: Path
+    timing: _Timing = field(default_factory=_Timing)
 
 
 @dataclass(frozen=True)
@@ -84,10 +103,11 @@ class CpuBackend(HostBackend):
         super().__init__()
         import numba
 
-        self.threads = settings().threads or numba.config.NUMBA_NUM_THREADS
+        # Numba starts NUMBA_NUM_THREADS workers and cannot use more.
+        wanted = settings().threads or numba.config.NUMBA_NUM_THREADS
+        self.threads = min(wanted, numba.config.NUMBA_NUM_THREADS)
+        self.min_parallel_seconds = MIN_PARALLEL_SECONDS
         self.stats = CpuStats()
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -108,14 +128,16 @@ class CpuBackend(HostBackend):
         path = _write_source(program.digest, source.text)
         module = _import_source(program.digest, path)
         function = getattr(module, source.entry)
-        self._compile_native(program, function, path)
-        return NativeKernel(function, source, path)
+        self._compile_native(program, function, path, kernel_signature(program))
+        parallel = None if source.serial else getattr(module, PARALLEL_ENTRY)
+        return NativeKernel(function, parallel, source, path)
 
-    def _compile_native(self, program: Program, function: Any, path: Path) -> None:
-        """Compile (or load from the disk cache) the kernel for the program's argument types."""
+    def _compile_native(
+        self, program: Program, function: Any, path: Path, signature: tuple
+    ) -> None:
+        """Compile (or load from the disk cache) `function` for `signature`."""
         from numba.core import event
 
-        signature = kernel_signature(program)
         hits = sum(function.stats.cache_hits.values())
         misses = sum(function.stats.cache_misses.values())
         try:
@@ -140,14 +162,9 @@ class CpuBackend(HostBackend):
         from numba.core.errors import NumbaError
 
         bound = bind_args(program, args)
-        dims = (*config.grid, *config.block)
-        blocks = config.num_blocks
-        serial = kernel.source.serial or self.threads == 1
+        call = (*config.grid, *config.block, *bound)
         try:
-            if serial or blocks == 1 or blocks * config.lanes_per_block < MIN_PARALLEL_LANES:
-                status = kernel.function(0, blocks, *dims, *bound)
-            else:
-                status = self._run_chunks(kernel.function, blocks, dims, bound)
+            status = self._run(kernel, program, config, call)
         except NumbaError as exc:
             # Arguments of other array flags (unaligned views, say) compile a new variant here.
             raise CompileError(
@@ -161,30 +178,58 @@ class CpuBackend(HostBackend):
                 "reached by every lane of its block that has not exited (divergent control flow)"
             )
 
-    def _run_chunks(self, function: Any, blocks: int, dims: tuple, bound: list) -> int:
-        chunks = min(blocks, self.threads * CHUNKS_PER_THREAD)
-        edges = [blocks * i // chunks for i in range(chunks + 1)]
-        order = itertools.count()
+    def _run(
+        self, kernel: NativeKernel, program: Program, config: LaunchConfig, call: tuple
+    ) -> int:
+        """Run every block, on one thread or on the pool, and return the kernel's status."""
+        timing, blocks = kernel.timing, config.num_blocks
+        lanes = blocks * config.lanes_per_block
+        if self._wants_parallel(kernel, blocks, lanes) and _PARALLEL_LOCK.acquire(False):
+            try:
+                return self._run_parallel(kernel, program, blocks, lanes, call)
+            finally:
+                _PARALLEL_LOCK.release()
+        start = perf_counter()
+        status = int(kernel.function(0, blocks, *call))
+        measured = (perf_counter() - start) / lanes
+        known = timing.seconds_per_lane
+        timing.seconds_per_lane = measured if known is None else min(known, measured)
+        timing.serial_runs += 1
+        return status
 
-        def work() -> int:
-            failed = 0
-            while (chunk := next(order)) < chunks:
-                status = function(edges[chunk], edges[chunk + 1], *dims, *bound)
-                failed = failed or int(status)
-            return failed
+    def _wants_parallel(self, kernel: NativeKernel, blocks: int, lanes: int) -> bool:
+        timing = kernel.timing
+        if kernel.parallel is None or self.threads < 2 or blocks < 2:
+            return False
+        if timing.serial_runs < 2 or timing.seconds_per_lane is None:
+            # Measure two launches on one thread first: the first also pays for page faults.
+            return False
+        if timing.hold > 0:
+            timing.hold -= 1
+            return False
+        return timing.seconds_per_lane * lanes >= self.min_parallel_seconds
 
-        pool = self._worker_pool()
-        futures = [pool.submit(work) for _ in range(self.threads - 1)]
-        statuses = [work()]
-        # A worker that never got a core before the chunks ran out is not waited for.
-        statuses += [future.result() for future in futures if not future.cancel()]
-        return next((s for s in statuses if s), 0)
+    def _run_parallel(
+        self, kernel: NativeKernel, program: Program, blocks: int, lanes: int, call: tuple
+    ) -> int:
+        import numba
+        from numba import types
 
-    def _worker_pool(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="hologram-cpu")
-            return self._pool
+        timing = kernel.timing
+        if not timing.parallel_ready:
+            signature = (types.int64, *kernel_signature(program))
+            self._compile_native(program, kernel.parallel, kernel.path, signature)
+            timing.parallel_ready = True
+        numba.set_num_threads(self.threads)  # per calling thread in Numba
+        start = perf_counter()
+        status = int(kernel.parallel(self.threads, 0, blocks, *call))
+        elapsed = perf_counter() - start
+        self.stats.parallel_launches += 1
+        if elapsed > timing.seconds_per_lane * lanes:  # type: ignore[operator]
+            timing.hold, timing.backoff = timing.backoff, min(2 * timing.backoff, MAX_BACKOFF)
+        else:
+            timing.backoff = 1
+        return status
 
 
 # ---------------------------------------------------------------- source files and signatures
@@ -193,9 +238,10 @@ def runtime_tag() -> str:
     """A hash of the runtime helpers' source: part of every generated module's text."""
     import xxhash
 
-    from hologram.backends import _cpu_runtime
+    from hologram.backends import _cpu_math, _cpu_runtime
 
-    return xxhash.xxh3_64_hexdigest(Path(_cpu_runtime.__file__).read_bytes())
+    sources = b"".join(Path(m.__file__).read_bytes() for m in (_cpu_runtime, _cpu_math))
+    return xxhash.xxh3_64_hexdigest(sources)
 
 
 def _write_source(digest: str, text: str) -> Path:

@@ -6,7 +6,7 @@ operand is named, which `Operands` abstracts. Every integer result is cast back 
 makes results wrap. float16 and bfloat16 values are float32 in registers and uint16 in memory;
 each of their results is rounded with a runtime helper.
 
-The helpers named `_xxx` here are imported by the generated module from `RUNTIME_MODULE`.
+The helpers named `_xxx` here are imported by the generated module (see `RUNTIME_IMPORTS`).
 """
 
 from __future__ import annotations
@@ -21,25 +21,31 @@ from hologram.isa.dtypes import DType
 from hologram.isa.opcodes import Op
 from hologram.isa.program import Arg, Imm, Instruction, Operand, ParamKind, Pred, Program, Reg
 
-RUNTIME_MODULE = "hologram.backends._cpu_runtime"
-RUNTIME_IMPORTS = {
-    "_f16_to_f32": "f16_to_f32",
-    "_f64_to_f16": "f64_to_f16",
-    "_bf16_to_f32": "bf16_to_f32",
-    "_f64_to_bf16": "f64_to_bf16",
-    "_i2f": "int_to_f64",
-    "_rf16": "round_f16",
-    "_rbf16": "round_bf16",
-    "_sdiv": "sdiv",
-    "_smod": "smod",
-    "_udiv": "udiv",
-    "_umod": "umod",
-    "_f2s": "float_to_signed",
-    "_f2u": "float_to_unsigned",
-    "_fma32": "fma32",
-    "_fma64": "fma64",
+RUNTIME_IMPORTS: dict[str, dict[str, str]] = {
+    "hologram.backends._cpu_runtime": {
+        "_f16_to_f32": "f16_to_f32",
+        "_f64_to_f16": "f64_to_f16",
+        "_bf16_to_f32": "bf16_to_f32",
+        "_f64_to_bf16": "f64_to_bf16",
+        "_i2f": "int_to_f64",
+        "_rf16": "round_f16",
+        "_rbf16": "round_bf16",
+        "_sdiv": "sdiv",
+        "_smod": "smod",
+        "_udiv": "udiv",
+        "_umod": "umod",
+        "_f2s": "float_to_signed",
+        "_f2u": "float_to_unsigned",
+        "_fma32": "fma32",
+        "_fma64": "fma64",
+    },
+    "hologram.backends._cpu_math": {
+        "_exp32": "exp_f32",
+        "_sigmoid32": "sigmoid_f32",
+        "_tanh32": "tanh_f32",
+    },
 }
-"""Local name in the generated module -> helper in `RUNTIME_MODULE`."""
+"""Runtime module -> {local name in the generated module: its helper there}."""
 
 NARROW_FLOATS = frozenset({DType.F16, DType.BF16})
 
@@ -73,6 +79,10 @@ _FLOAT_UNARY = {
     Op.TANH: "np.tanh",
     Op.ERF: "math.erf",
 }
+
+
+_VECTOR_MATH = {Op.EXP: "_exp32", Op.SIGMOID: "_sigmoid32", Op.TANH: "_tanh32"}
+"""float32 versions that vectorise (see `backends/_cpu_math.py`)."""
 
 
 def register_type(dtype: DType) -> str:
@@ -310,6 +320,8 @@ def _float(op: Op, dtype: DType, src: list[str]) -> str:
         return wrap(dtype, f"abs({src[0]})")
     if op is Op.NEG:
         return wrap(dtype, f"-{src[0]}")
+    if op in _VECTOR_MATH and compute is DType.F32:
+        return wrap(dtype, f"{_VECTOR_MATH[op]}({src[0]})")
     if op in _FLOAT_UNARY:
         return wrap(dtype, f"{_FLOAT_UNARY[op]}({src[0]})")
     if op is Op.RSQRT:
