@@ -212,6 +212,62 @@ def test_vectorised_exp_sigmoid_tanh_are_within_one_ulp(backend, rng):
     assert ulps.max() <= 1
 
 
+def float32_ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Ulps between two float32 arrays of non-NaN values (+0 and -0 one apart)."""
+    ordered = [a.view(np.int32).astype(np.int64) for a in (got, want)]
+    ordered = [np.where(k < 0, -(k & 0x7FFFFFFF) - 1, k) for k in ordered]
+    return np.abs(ordered[0] - ordered[1])
+
+
+def test_vectorised_log_and_pow_are_within_one_ulp_of_the_reference(backend, reference, rng):
+    b = Builder("log_pow")
+    x = b.buffer("x", "f32")
+    y = b.buffer("y", "f32")
+    out = b.buffer("out", "f32", access="write")
+    n = b.scalar("n", "u32")
+    i = b.global_id()
+    with b.if_(b.setp("lt", i, n)):
+        xi, yi = b.ldg(x, i), b.ldg(y, i)
+        b.stg(out, i, b.unary(Op.LOG, xi))
+        b.stg(out, b.add(n, i), b.binary(Op.POW, xi, yi))
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0]
+    special += [2.5, -2.5, 1e-45, -1e-45, 1e-38, 3.4e38, -3.4e38, 1 + 2**-23, 1 - 2**-24]
+    special += [150.0, -150.0, 2.0**24, 2.0**24 + 2, -(2.0**24) - 2]
+    grid_x, grid_y = np.meshgrid(special, special)
+    xs = np.concatenate(
+        [
+            grid_x.ravel(),
+            np.exp(rng.uniform(-103, 88, 2000)),
+            rng.uniform(0.99, 1.01, 500),
+            rng.uniform(-5, 5, 2000),
+            rng.uniform(-3, 3, 1000),
+        ]
+    ).astype(np.float32)
+    ys = np.concatenate(
+        [
+            grid_y.ravel(),
+            rng.uniform(-2, 2, 2000),
+            rng.uniform(-30, 30, 500),
+            rng.uniform(-30, 30, 2000),
+            rng.integers(-40, 40, 1000),
+        ]
+    ).astype(np.float32)
+    program, config = b.build(), LaunchConfig.for_elements(xs.size, 128)
+    results = []
+    for engine in (backend, reference):
+        got = np.zeros(2 * xs.size, np.float32)
+        engine.launch(program, config, [xs, ys, got, xs.size])
+        results.append(got)
+    got, want = results
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.isnan(want).sum() > 100  # negative logs, non-integral powers of negatives
+    finite = ~np.isnan(want)
+    assert float32_ulps(got[finite], want[finite]).max() <= 1
+    exact = finite & ((want == 0) | np.isinf(want) | (np.abs(want) == 1))
+    assert np.array_equal(got[exact], want[exact])
+    assert np.array_equal(np.signbit(got[exact]), np.signbit(want[exact]))
+
+
 # ---------------------------------------------------------------- lockstep blocks
 def test_divergent_barrier_is_a_launch_error(threaded):
     b = Builder("divergent_bar_cpu")

@@ -1,10 +1,12 @@
-"""exp, sigmoid and tanh for float32 values, written so that LLVM can vectorise them.
+"""exp, sigmoid, tanh, log and pow for float32 values, written so that LLVM can vectorise them.
 
-Numba calls the C library for `np.exp` on a scalar, one element at a time. These versions are
-arithmetic and bit casts only (no branches, no calls), so a kernel's lane loop stays a vector
-loop. They work in float64: 2**t is a degree-9 polynomial on [-1/2, 1/2] (relative error below
-1e-11) times an exact power of two, and the one rounding to float32 at the end makes results
-agree with the float64 reference to within one ulp.
+Numba calls the C library for `np.exp`, `np.log` or `np.power` on a scalar, one element at a
+time. These versions are arithmetic, bit casts and selects only (no calls), so a kernel's lane
+loop stays a vector loop. They work in float64: 2**t is a degree-9 polynomial on [-1/2, 1/2]
+(relative error below 1e-11) times an exact power of two, and the one rounding to float32 at the
+end makes results agree with the float64 reference to within one ulp. log reduces its argument
+to 2**e * m and sums the atanh series of m; pow is exp2(y * log2|x|), with C's special values
+chosen by selects.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
-from hologram.backends._cpu_runtime import _bitcast
+from hologram.backends._cpu_runtime import _bitcast, f64_bits
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -81,3 +83,72 @@ def tanh_f32(x):
     magnitude = small if a < 2.44140625e-04 else large
     y = np.float32(math.copysign(magnitude, np.float64(x)))
     return y if x == x else x
+
+
+_LN2 = 0.6931471805599453
+_SQRT2 = 1.4142135623730951
+_MANTISSA = np.uint64(0x000FFFFFFFFFFFFF)
+_ONE_BITS = np.uint64(0x3FF0000000000000)
+
+
+@njit(**_JIT)
+def log_parts_f64(w):
+    """(e, ln m) with w = 2**e * m and m in [sqrt(1/2), sqrt(2)), for a positive normal `w`.
+
+    ln m = 2 atanh(s) with s = (m - 1) / (m + 1), |s| < 0.172: the series in s**2 to its
+    s**16 term leaves a relative error below 1e-13.
+    """
+    bits = f64_bits(w)
+    e = np.float64(np.int64(bits >> np.uint64(52)) - 1023)
+    m = bits_f64((bits & _MANTISSA) | _ONE_BITS)
+    high = m > _SQRT2
+    m = m * 0.5 if high else m
+    e = e + 1.0 if high else e
+    f = m - 1.0
+    s = f / (2.0 + f)
+    z = s * s
+    p = 1.0 / 17.0
+    p = p * z + 1.0 / 15.0
+    p = p * z + 1.0 / 13.0
+    p = p * z + 1.0 / 11.0
+    p = p * z + 1.0 / 9.0
+    p = p * z + 1.0 / 7.0
+    p = p * z + 1.0 / 5.0
+    p = p * z + 1.0 / 3.0
+    p = p * z + 1.0
+    return e, 2.0 * s * p
+
+
+@njit(**_JIT)
+def log_f32(x):
+    """The natural logarithm of a float32 `x`, as float32."""
+    e, log_m = log_parts_f64(np.float64(x))
+    y = np.float32(e * _LN2 + log_m)
+    # Zero, negative, infinite and NaN inputs went through the arithmetic above as garbage.
+    y = y if x > 0 else (np.float32(-np.inf) if x == 0 else np.float32(np.nan))
+    return y if x != np.inf else x
+
+
+@njit(inline="always", **_JIT)  # too big for LLVM's inliner, and a call stops vectorising
+def pow_f32(x, y):
+    """x**y for float32 `x` and `y`, as float32, with C's `pow` rules for the special values."""
+    xd = np.float64(x)
+    yd = np.float64(y)
+    ax = abs(xd)
+    e, log_m = log_parts_f64(ax)
+    log2_ax = e + log_m * _LOG2E
+    log2_ax = -np.inf if ax == 0.0 else log2_ax
+    log2_ax = np.inf if ax == np.inf else log2_ax
+    # 0 * inf (x = +-1 with infinite y, or y = 0) is NaN here; those cases are decided below.
+    magnitude = exp2_f64(yd * log2_ax)
+    integral = np.floor(yd) == yd
+    half = yd * 0.5
+    odd = integral & (np.floor(half) != half)
+    negative = odd & (math.copysign(1.0, xd) < 0.0)
+    signed = -magnitude if negative else magnitude
+    infinite_y = abs(yd) == np.inf
+    # A negative finite base with a non-integral exponent has no real power.
+    invalid = (xd != xd) | (yd != yd) | ((xd < 0.0) & (xd > -np.inf) & (np.floor(yd) != yd))
+    unit = (yd == 0.0) | (xd == 1.0) | ((xd == -1.0) & infinite_y)
+    out = np.nan if invalid else signed
+    return np.float32(1.0 if unit else out)

@@ -43,6 +43,8 @@ RUNTIME_IMPORTS: dict[str, dict[str, str]] = {
         "_exp32": "exp_f32",
         "_sigmoid32": "sigmoid_f32",
         "_tanh32": "tanh_f32",
+        "_log32": "log_f32",
+        "_pow32": "pow_f32",
     },
 }
 """Runtime module -> {local name in the generated module: its helper there}."""
@@ -81,7 +83,7 @@ _FLOAT_UNARY = {
 }
 
 
-_VECTOR_MATH = {Op.EXP: "_exp32", Op.SIGMOID: "_sigmoid32", Op.TANH: "_tanh32"}
+_VECTOR_MATH = {Op.EXP: "_exp32", Op.LOG: "_log32", Op.SIGMOID: "_sigmoid32", Op.TANH: "_tanh32"}
 """float32 versions that vectorise (see `backends/_cpu_math.py`)."""
 
 
@@ -329,7 +331,8 @@ def _float(op: Op, dtype: DType, src: list[str]) -> str:
     if op is Op.SIGMOID:
         return wrap(dtype, f"{one} / ({one} + np.exp(-{src[0]}))")
     if op is Op.POW:
-        return wrap(dtype, f"np.power({src[0]}, {src[1]})")
+        power = "_pow32" if compute is DType.F32 else "np.power"
+        return wrap(dtype, f"{power}({src[0]}, {src[1]})")
     raise NotImplementedError(f"{op.value} on {dtype}")
 
 

@@ -30,12 +30,12 @@ class DType(enum.Enum):
     @property
     def numpy(self) -> np.dtype:
         """The NumPy dtype that stores this type."""
-        return _TO_NUMPY[self]
+        return self._numpy  # type: ignore[attr-defined]
 
     @property
     def itemsize(self) -> int:
         """Bytes per element."""
-        return _TO_NUMPY[self].itemsize
+        return self._itemsize  # type: ignore[attr-defined]
 
     @property
     def is_float(self) -> bool:
@@ -73,6 +73,8 @@ class DType(enum.Enum):
             return value
         if isinstance(value, str) and value in _BY_NAME:
             return _BY_NAME[value]
+        if isinstance(value, np.dtype) and value in _FROM_NUMPY:
+            return _FROM_NUMPY[value]
         try:
             np_dtype = np.dtype(value)  # type: ignore[call-overload]
         except TypeError:
@@ -102,6 +104,11 @@ _TO_NUMPY: dict[DType, np.dtype] = {
     DType.F64: np.dtype(np.float64),
 }
 _FROM_NUMPY = {v: k for k, v in _TO_NUMPY.items()}
+# Stored on the members themselves: these are read on every launch, and hashing an enum
+# member for a dict look-up costs a Python-level call.
+for _member, _np_dtype in _TO_NUMPY.items():
+    _member._numpy = _np_dtype
+    _member._itemsize = _np_dtype.itemsize
 _BY_NAME = {d.value: d for d in DType}
 _CODES = {d: i for i, d in enumerate(DType)}
 _FROM_CODE = {i: d for d, i in _CODES.items()}
