@@ -159,6 +159,9 @@ class Backend(ABC):
 
 
 def _cast_scalar(name: str, dtype: DType, value: Any) -> Any:
+    if type(value) is float and dtype.is_float:
+        # The common case, with nothing to check: a Python float for a float parameter.
+        return dtype.numpy.type(value)
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value[()]
     if not isinstance(value, (bool, int, float, np.generic)):

@@ -46,6 +46,10 @@ MAX_BACKOFF = 1024
 _PARALLEL_LOCK = threading.Lock()
 """Numba's default thread pool runs one parallel region at a time in a process; a launch that
 finds it busy runs on its own thread instead."""
+BLAS_QUIET_SECONDS = 0.2
+"""After an intrinsic (BLAS) launch, kernels run on one thread for this long: BLAS worker
+threads keep spinning after a call, and a parallel kernel competing with them for the cores
+ran 20-50x slower than on one thread (and slowed the next BLAS call too)."""
 SOURCE_EPOCH = 10**9
 """Generated sources get modification times in [1e9, 2e9) seconds, chosen by their text."""
 
@@ -108,6 +112,7 @@ class CpuBackend(HostBackend):
         self.threads = min(wanted, numba.config.NUMBA_NUM_THREADS)
         self.min_parallel_seconds = MIN_PARALLEL_SECONDS
         self.stats = CpuStats()
+        self._intrinsic_finished = float("-inf")
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -157,7 +162,10 @@ class CpuBackend(HostBackend):
         if isinstance(kernel, IntrinsicKernel):
             from hologram.backends._cpu_intrinsics import run_intrinsics
 
-            run_intrinsics(program, args)
+            try:
+                run_intrinsics(program, args)
+            finally:
+                self._intrinsic_finished = perf_counter()
             return
         from numba.core.errors import NumbaError
 
@@ -203,6 +211,8 @@ class CpuBackend(HostBackend):
             return False
         if timing.serial_runs < 2 or timing.seconds_per_lane is None:
             # Measure two launches on one thread first: the first also pays for page faults.
+            return False
+        if perf_counter() - self._intrinsic_finished < BLAS_QUIET_SECONDS:
             return False
         if timing.hold > 0:
             timing.hold -= 1

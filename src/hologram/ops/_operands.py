@@ -130,6 +130,14 @@ def dtype_of_value(value: object, op: str) -> DType | None:
 
 def promote(values: Sequence[object], op: str, float_only: bool = False) -> DType:
     """NumPy's result_type of the inputs (Python numbers are weak), checked for the op."""
+    first = values[0] if values else None
+    if type(first) is np.ndarray and all(
+        type(v) is np.ndarray and v.dtype == first.dtype for v in values
+    ):
+        # Arrays of one dtype promote to it: skip result_type (the common, hot case).
+        found = dtype_of_value(first, op)
+        if found is not None:
+            return check_dtype(found, op, float_only)
     strong = [d for d in (dtype_of_value(v, op) for v in values) if d is not None]
     weak = [v for v in values if is_weak_scalar(v)]
     try:
@@ -152,6 +160,12 @@ def check_dtype(dtype: DType, op: str, float_only: bool = False) -> DType:
 
 def to_operand(value: object, executor: Executor, op: str, dtype: DType | None = None) -> Operand:
     """Normalise one input; `dtype` gives Python numbers (and only them) their dtype."""
+    host = executor.backend.is_host
+    if host and type(value) is np.ndarray and value.ndim and value.flags.c_contiguous:
+        found = _dtype_of_numpy(value.dtype) if value.dtype.isnative else None
+        if found is not None and not found.is_bool:
+            # Already what a launch takes: no copy, no new view.
+            return Operand(value, value.shape, found)
     if is_buffer(value):
         buf: Buffer = value  # type: ignore[assignment]
         return Operand(buf, buf.shape, buf.dtype)

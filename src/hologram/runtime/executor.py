@@ -140,6 +140,11 @@ class Executor:
                 f"program {program.name!r} takes {len(program.params)} arguments ({names}), "
                 f"got {len(args)}"
             )
+        if self._backend.is_host:
+            natives = _host_natives(self._backend, program, args)
+            if natives is not None:
+                self._backend.launch(program, config, natives)
+                return
         binding = _Binding(self, program)
         try:
             natives = [
@@ -158,6 +163,64 @@ class Executor:
 def dtype_of_array(array: np.ndarray) -> DType:
     """The ISA dtype of an array, whatever its byte order."""
     return DType.of(array.dtype.newbyteorder("="))
+
+
+_SpecCache = dict[int, tuple[Program, tuple[tuple[ParamKind, Any, DType, bool], ...]]]
+_PARAM_SPECS: _SpecCache = {}
+_MAX_CACHED_PROGRAMS = 1024
+
+
+def _param_specs(program: Program) -> tuple[tuple[ParamKind, Any, DType, bool], ...]:
+    """(kind, NumPy dtype, ISA dtype, written) per parameter, cached by program identity.
+
+    Keyed by `id` with the program kept alive in the entry, so a hit is one dict lookup and
+    an identity test instead of hashing the whole program.
+    """
+    entry = _PARAM_SPECS.get(id(program))
+    if entry is not None and entry[0] is program:
+        return entry[1]
+    specs = tuple((p.kind, p.dtype.numpy, p.dtype, p.access.can_write) for p in program.params)
+    if len(_PARAM_SPECS) >= _MAX_CACHED_PROGRAMS:
+        _PARAM_SPECS.clear()
+    _PARAM_SPECS[id(program)] = (program, specs)
+    return specs
+
+
+def _host_natives(backend: Backend, program: Program, args: list[Any]) -> list[Any] | None:
+    """The native arguments of a host launch whose arguments need no copy and no diagnosis.
+
+    Arrays of the parameter's exact dtype that `from_numpy` would wrap without a copy pass
+    straight through as 1-D views; live Buffers of this backend pass their native view;
+    Python numbers pass as they are. Anything else returns None, and the general binding
+    (which copies, or raises the precise error) takes over.
+    """
+    natives: list[Any] = []
+    append = natives.append
+    for (kind, np_dtype, dtype, written), arg in zip(_param_specs(program), args, strict=True):
+        if kind is ParamKind.BUFFER:
+            if type(arg) is np.ndarray:
+                flags = arg.flags
+                if (
+                    arg.dtype != np_dtype
+                    or not (flags.c_contiguous and flags.aligned)
+                    or (written and not flags.writeable)
+                ):
+                    return None
+                append(arg if arg.ndim == 1 else arg.reshape(-1))
+            elif (
+                isinstance(arg, Buffer)
+                and arg.backend is backend
+                and arg.dtype is dtype
+                and (arg.writeable or not written)
+            ):
+                append(arg.native())
+            else:
+                return None
+        elif kind is ParamKind.SCALAR and type(arg) in (int, float):
+            append(arg)
+        else:
+            return None
+    return natives
 
 
 class _Binding:
