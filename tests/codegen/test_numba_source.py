@@ -166,3 +166,25 @@ def test_no_fast_path_when_the_lane_index_is_reassigned():
     program = b.build()
     assert block_guard(program) is None
     assert render_numba(program).text.count("for lx in range(bdx):") == 1
+
+
+def test_every_value_opcode_and_dtype_the_verifier_admits_has_a_rendering_rule() -> None:
+    from hologram.codegen.numba_exprs import Operands, value_expr
+    from hologram.isa import SPECS, Group, Instruction, Program, Reg
+    from hologram.isa.opcodes import Dst
+
+    groups = {Group.ARITH, Group.LOGIC, Group.TRANSCENDENTAL}
+    rendered = 0
+    for op, spec in SPECS.items():
+        if spec.group not in groups or spec.types is None:
+            continue
+        for dtype in spec.types:
+            if dtype.is_bool and spec.dst is not Dst.VALUE:
+                continue
+            srcs = tuple(Reg(i) for i in range(spec.n_srcs))
+            program = Program("rule", registers=(dtype,) * (spec.n_srcs + 1))
+            inst = Instruction.make(op, dtype, Reg(spec.n_srcs), srcs)
+            expr = value_expr(inst, Operands(program))
+            compile(expr, f"<{op.value}.{dtype}>", "eval")
+            rendered += 1
+    assert rendered > 150

@@ -16,6 +16,7 @@ import math
 import ml_dtypes
 import numpy as np
 
+from hologram.errors import CompileError
 from hologram.isa import geometry as geo
 from hologram.isa.dtypes import DType
 from hologram.isa.opcodes import Op
@@ -299,7 +300,7 @@ def _integer(op: Op, dtype: DType, src: list[str]) -> str:
         mask = literal(dtype.itemsize * 8 - 1, dtype)
         shift = "<<" if op is Op.SHL else ">>"
         return wrap(dtype, f"{src[0]} {shift} ({src[1]} & {mask})")
-    raise NotImplementedError(f"{op.value} on {dtype}")
+    raise CompileError(f"the cpu renderer has no rule for {op.value} on {dtype}")
 
 
 def _float(op: Op, dtype: DType, src: list[str]) -> str:
@@ -333,7 +334,7 @@ def _float(op: Op, dtype: DType, src: list[str]) -> str:
     if op is Op.POW:
         power = "_pow32" if compute is DType.F32 else "np.power"
         return wrap(dtype, f"{power}({src[0]}, {src[1]})")
-    raise NotImplementedError(f"{op.value} on {dtype}")
+    raise CompileError(f"the cpu renderer has no rule for {op.value} on {dtype}")
 
 
 def convert(source: DType, target: DType, value: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 from hologram.errors import EncodingError
 from hologram.isa.dtypes import DType
@@ -296,27 +297,8 @@ class _Parser:
         return value
 
 
-def _strip_comment(line: str) -> str:
-    """The line up to a `;` that is not inside a double-quoted string."""
-    in_string = escaped = False
-    for i, char in enumerate(line):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char == ";":
-            return line[:i]
-    return line
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split on commas outside parentheses and double-quoted strings."""
-    items, depth, start = [], 0, 0
+def _unquoted(text: str) -> Iterator[tuple[int, str]]:
+    """(index, char) for each character outside double-quoted strings (quotes excluded)."""
     in_string = escaped = False
     for i, char in enumerate(text):
         if in_string:
@@ -328,7 +310,23 @@ def _split_top_level(text: str) -> list[str]:
                 in_string = False
         elif char == '"':
             in_string = True
-        elif char == "(":
+        else:
+            yield i, char
+
+
+def _strip_comment(line: str) -> str:
+    """The line up to a `;` that is not inside a double-quoted string."""
+    for i, char in _unquoted(line):
+        if char == ";":
+            return line[:i]
+    return line
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas outside parentheses and double-quoted strings."""
+    items, depth, start = [], 0, 0
+    for i, char in _unquoted(text):
+        if char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
