@@ -22,6 +22,10 @@ from hologram.errors import (
     DTypeError,
     EncodingError,
     HologramError,
+    KernelError,
+    KernelIRError,
+    KernelSyntaxError,
+    KernelTypeError,
     LaunchError,
     MemoryAccessError,
     PoolExhaustedError,
@@ -63,11 +67,20 @@ def __getattr__(name: str) -> Any:
             if exc.name != f"hologram.{name}":
                 raise
             raise AttributeError(f"hologram.{name} is not installed in this build") from exc
+    if not name.startswith("__"):
+        # The kernel language (`hg.kernel`, `hg.float32`, `hg.global_id`, ...), loaded on first use.
+        dsl = importlib.import_module("hologram.dsl")
+        if name in dsl.__all__:
+            value = getattr(dsl, name)
+            globals()[name] = value
+            return value
     raise AttributeError(f"module 'hologram' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_NAMES) | set(_LAZY_SUBMODULES))
+    from hologram.dsl import __all__ as dsl_names
+
+    return sorted(set(globals()) | set(_LAZY_NAMES) | set(_LAZY_SUBMODULES) | set(dsl_names))
 
 
 def available_backends() -> list[str]:
@@ -110,6 +123,10 @@ __all__ = [
     "EncodingError",
     "Executor",
     "HologramError",
+    "KernelError",
+    "KernelIRError",
+    "KernelSyntaxError",
+    "KernelTypeError",
     "LaunchConfig",
     "LaunchError",
     "MemoryAccessError",

@@ -60,3 +60,41 @@ class CompileError(HologramError):
 
 class ShapeError(HologramError):
     """Shapes do not match or cannot be broadcast together."""
+
+
+class KernelError(HologramError):
+    """A kernel-language error, located at `file`, `line` and `col` of the kernel's source.
+
+    `hint` says what to write instead, where there is a clear alternative.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        file: str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+        hint: str | None = None,
+    ):
+        self.message = message
+        self.file = file
+        self.line = line
+        self.col = col
+        self.hint = hint
+        where = ":".join(str(part) for part in (file, line, col) if part is not None)
+        text = f"{where}: {message}" if where else message
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+
+
+class KernelSyntaxError(KernelError):
+    """A kernel uses a Python construct the kernel language does not support."""
+
+
+class KernelTypeError(KernelError):
+    """A kernel does not type-check for the argument types it was specialised for."""
+
+
+class KernelIRError(KernelError):
+    """A kernel IR document is malformed or has an unsupported schema version."""

@@ -1,0 +1,154 @@
+"""Lowering of builtin calls: ids, math, select, shared memory, barriers, reductions, atomics."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from hologram.dsl.builtins import ATOMICS, BLOCK_REDUCTIONS, FLOAT_UNARY, ID_BUILTINS
+from hologram.dsl.values import ArrayRef, Val, combine, constant, convert_const
+from hologram.errors import KernelSyntaxError
+from hologram.isa.dtypes import DType
+from hologram.isa.opcodes import Op
+
+if TYPE_CHECKING:
+    from hologram.dsl.lower import Lowerer
+
+_UNARY_OPS = {
+    "exp": Op.EXP, "log": Op.LOG, "sqrt": Op.SQRT, "rsqrt": Op.RSQRT, "sin": Op.SIN,
+    "cos": Op.COS, "tanh": Op.TANH, "sigmoid": Op.SIGMOID, "erf": Op.ERF, "floor": Op.FLOOR,
+    "ceil": Op.CEIL, "round": Op.ROUND, "trunc": Op.TRUNC,
+}  # fmt: skip
+_FOLD_UNARY = {
+    "exp": math.exp, "log": math.log, "sqrt": math.sqrt, "sin": math.sin, "cos": math.cos,
+    "tanh": math.tanh, "erf": math.erf, "floor": math.floor, "ceil": math.ceil,
+    "trunc": math.trunc, "round": round,
+}  # fmt: skip
+_ARITIES = {
+    **dict.fromkeys(FLOAT_UNARY, (1, 1)), **dict.fromkeys(ID_BUILTINS, (0, 1)),
+    **dict.fromkeys(BLOCK_REDUCTIONS, (1, 1)), **dict.fromkeys(ATOMICS, (3, 3)),
+    "abs": (1, 1), "min": (2, 99), "max": (2, 99), "pow": (2, 2), "fma": (3, 3),
+    "select": (3, 3), "barrier": (0, 0), "fence": (0, 0), "shared": (2, 2), "matmul": (6, 9),
+}  # fmt: skip
+
+
+def lower_builtin(lw: Lowerer, name: str, arg_nodes: list[dict[str, Any]], discard: bool) -> Any:
+    """Lower `hg.<name>(*args)`; `discard` marks a call whose value is unused."""
+    low, high = _ARITIES[name]
+    if not low <= len(arg_nodes) <= high:
+        count = f"{low}" if low == high else f"{low} to {high}"
+        raise lw.error(f"hg.{name} takes {count} arguments, got {len(arg_nodes)}")
+    if name in ID_BUILTINS:
+        axis = lw.static_int(arg_nodes[0], "the axis") if arg_nodes else 0
+        if axis not in (0, 1, 2):
+            raise lw.error(f"axis must be 0, 1 or 2, got {axis}")
+        return Val(DType.I32, operand=lw.b.cvt(lw.b.sreg(name, axis), DType.I32))
+    if name in ("barrier", "fence"):
+        if name == "barrier":
+            _uniform(lw, "hg.barrier()")
+            lw.b.barrier()
+        else:
+            lw.b.fence()
+        return constant(0)
+    if name in ATOMICS:
+        return _atomic(lw, name, arg_nodes, discard)
+    if name == "matmul":
+        return _matmul(lw, arg_nodes)
+    args = [lw.scalar(lw.expr(a)) for a in arg_nodes]
+    if name in FLOAT_UNARY:
+        (x,) = args
+        if name in ("floor", "ceil", "round", "trunc") and not x.dtype.is_float:
+            return x  # already whole
+        dtype = x.dtype if x.dtype.is_float else DType.F32
+        if x.is_const and name in _FOLD_UNARY:
+            return constant(convert_const(_FOLD_UNARY[name](float(x.const)), dtype), dtype, x.weak)  # type: ignore[arg-type]
+        return Val(dtype, operand=lw.b.unary(_UNARY_OPS[name], lw.operand(x, dtype)))
+    if name == "abs":
+        (x,) = args
+        if x.is_const:
+            return constant(abs(x.const), x.dtype, x.weak)  # type: ignore[arg-type]
+        return Val(x.dtype, operand=lw.b.unary(Op.ABS, x.operand))  # type: ignore[arg-type]
+    if name in ("min", "max"):
+        result = args[0]
+        for other in args[1:]:
+            dtype, weak = combine(result, other)
+            if result.is_const and other.is_const:
+                pick = min if name == "min" else max
+                result = constant(
+                    convert_const(pick(result.const, other.const), dtype), dtype, weak
+                )  # type: ignore[type-var]
+                continue
+            op = lw.b.min if name == "min" else lw.b.max
+            result = Val(dtype, operand=op(lw.operand(result, dtype), lw.operand(other, dtype)))
+        return result
+    if name == "pow":
+        return lw.binary("pow", args[0], args[1])
+    if name == "fma":
+        dtype, _ = combine(combine_val(args[0], args[1]), args[2])
+        dtype = dtype if dtype.is_float else DType.F32
+        a, b, c = (lw.operand(v, dtype) for v in args)
+        return Val(dtype, operand=lw.b.fma(a, b, c))
+    if name == "select":
+        cond, a, b = lw.truth(args[0]), args[1], args[2]
+        dtype, _ = combine(a, b)
+        if cond.is_const:
+            return lw.cast(a if cond.const else b, dtype)
+        return Val(
+            dtype, operand=lw.b.sel(cond.operand, lw.operand(a, dtype), lw.operand(b, dtype))
+        )  # type: ignore[arg-type]
+    if name in BLOCK_REDUCTIONS:
+        _uniform(lw, f"hg.{name}()")
+        (x,) = args
+        dtype = DType.I32 if x.dtype.is_bool or (x.weak and x.dtype.is_int) else x.dtype
+        return Val(dtype, operand=lw.b.reduce(BLOCK_REDUCTIONS[name], lw.operand(x, dtype)))
+    raise KernelSyntaxError(f"hg.{name} must be assigned to a variable", lw.file, lw.line, lw.col)
+
+
+def combine_val(a: Val, b: Val) -> Val:
+    """A placeholder value of the combined type of `a` and `b` (for three-way promotion)."""
+    dtype, weak = combine(a, b)
+    return Val(dtype, const=0, weak=weak)
+
+
+def _uniform(lw: Lowerer, what: str) -> None:
+    if lw.if_depth:
+        raise KernelSyntaxError(
+            f"{what} must not be inside an if: every lane of the block must reach it",
+            lw.file, lw.line, lw.col,
+            "move it out of the if, and use a neutral value (0 for a sum) for inactive lanes",
+        )  # fmt: skip
+
+
+def _atomic(lw: Lowerer, name: str, arg_nodes: list[dict[str, Any]], discard: bool) -> Any:
+    target = lw.expr(arg_nodes[0])
+    if not isinstance(target, ArrayRef):
+        raise lw.error(f"hg.{name} needs a global array as its first argument")
+    index = lw.index_operand(lw.expr(arg_nodes[1]))
+    value = lw.operand(lw.expr(arg_nodes[2]), target.dtype)
+    lw.touch(target, "read")
+    lw.touch(target, "write")
+    old = lw.b.atom(ATOMICS[name], target.arg, index, value, want_old=not discard)
+    return constant(0) if old is None else Val(target.dtype, operand=old)
+
+
+def _matmul(lw: Lowerer, arg_nodes: list[dict[str, Any]]) -> Val:
+    arrays = [lw.expr(a) for a in arg_nodes[:3]]
+    if not all(isinstance(a, ArrayRef) for a in arrays):
+        raise lw.error("hg.matmul takes three global arrays first: a, b and c")
+    sizes = [lw.static_int(a, "a matmul size") for a in arg_nodes[3:6]]
+    flags = [lw.expr(a) for a in arg_nodes[6:]]
+    for flag in flags:
+        if not (isinstance(flag, Val) and flag.is_const):
+            raise lw.error("matmul's batch and transpose flags must be compile-time constants")
+    names = ("batch", "trans_a", "trans_b")
+    attrs: dict[str, Any] = {
+        name: (int(f.const) if name == "batch" else bool(f.const))  # type: ignore[union-attr, arg-type]
+        for name, f in zip(names, flags, strict=False)
+    }
+    a, b, c = arrays
+    lw.touch(a, "read")  # type: ignore[arg-type]
+    lw.touch(b, "read")  # type: ignore[arg-type]
+    lw.touch(c, "write")  # type: ignore[arg-type]
+    m, n, k = sizes
+    lw.b.matmul(a.arg, b.arg, c.arg, m=m, n=n, k=k, **attrs)  # type: ignore[union-attr]
+    return constant(0)

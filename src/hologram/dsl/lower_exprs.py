@@ -1,0 +1,375 @@
+"""Expression lowering (a mixin of `Lowerer`): one `expr_<node>` method per IR expression.
+
+Operations on compile-time constants fold; everything else emits ISA instructions through the
+builder. Integer `//` and `%` follow Python (floor division, the sign of the divisor), not C.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from hologram.dsl.builtins import ATOMICS, BLOCK_REDUCTIONS
+from hologram.dsl.ir import const_value
+from hologram.dsl.values import (
+    ArrayRef,
+    DTypeVal,
+    SharedRef,
+    Val,
+    Value,
+    combine,
+    constant,
+    convert_const,
+)
+from hologram.isa.dtypes import DType
+from hologram.isa.opcodes import Op
+from hologram.isa.program import Operand
+
+if TYPE_CHECKING:
+    from hologram.dsl.lower import Lowerer
+
+_ARITH = {"add": Op.ADD, "sub": Op.SUB, "mul": Op.MUL}
+_BITWISE = {"and": Op.AND, "or": Op.OR, "xor": Op.XOR, "lshift": Op.SHL, "rshift": Op.SHR}
+_CMP = {
+    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
+}  # fmt: skip
+_MAX_UNROLLED_POWER = 8
+
+
+class ExprLowering:
+    """Expression lowering; mixed into `Lowerer`, whose state it uses."""
+
+    # ------------------------------------------------------------ operands
+    def operand(self: Lowerer, value: Value, dtype: DType) -> Operand:
+        """`value` as an operand of `dtype`, converting (a `cvt`) when needed."""
+        val = self.scalar(value)
+        if val.is_const:
+            return self.b.imm(convert_const(val.const, dtype), dtype)  # type: ignore[arg-type]
+        if val.dtype is dtype:
+            return val.operand  # type: ignore[return-value]
+        return self.b.cvt(val.operand, dtype)  # type: ignore[arg-type]
+
+    def cast(self: Lowerer, value: Value, dtype: DType) -> Val:
+        """`value` converted to `dtype` (a strong value)."""
+        val = self.scalar(value)
+        if val.is_const:
+            return constant(convert_const(val.const, dtype), dtype)  # type: ignore[arg-type]
+        if val.dtype is dtype:
+            return Val(dtype, operand=val.operand)
+        return Val(dtype, operand=self.operand(val, dtype))
+
+    def materialize(self: Lowerer, value: Val, dtype: DType) -> Val:
+        """`value` in a register of `dtype` (evaluated once, here)."""
+        reg = self.b.mov(self.operand(value, dtype), dtype)
+        return Val(dtype, operand=reg)
+
+    def scalar(self: Lowerer, value: Value) -> Val:
+        if not isinstance(value, Val):
+            what = "an array" if isinstance(value, (ArrayRef, SharedRef)) else "a dtype"
+            raise self.error(f"expected a number, got {what}")
+        return value
+
+    def static_int(self: Lowerer, e: dict[str, Any], what: str) -> int:
+        """An expression that must fold to an integer at compile time."""
+        val = self.expr(e)
+        if not (isinstance(val, Val) and val.is_const and isinstance(val.const, int)):
+            raise self.error(f"{what} must be a compile-time integer",
+                             "use a number, a module constant or a Const parameter")  # fmt: skip
+        return int(val.const)  # type: ignore[arg-type]
+
+    def static_dtype(self: Lowerer, e: dict[str, Any]) -> DType:
+        val = self.expr(e)
+        if not isinstance(val, DTypeVal):
+            raise self.error("expected a dtype", "e.g. hg.float32 or x.dtype")
+        return val.dtype
+
+    # ------------------------------------------------------------ dispatch
+    def expr(self: Lowerer, e: dict[str, Any], discard: bool = False) -> Value:
+        """Lower one expression; `discard` marks an expression statement."""
+        if e["node"] == "call":
+            return self.expr_call(e, discard)
+        return getattr(self, f"expr_{e['node']}")(e)
+
+    def expr_const(self: Lowerer, e: dict[str, Any]) -> Value:
+        return constant(const_value(e["value"]))
+
+    def expr_name(self: Lowerer, e: dict[str, Any]) -> Value:
+        return self.lookup(e["id"])
+
+    def expr_dtype(self: Lowerer, e: dict[str, Any]) -> Value:
+        return DTypeVal(DType(e["dtype"]))
+
+    def expr_attr(self: Lowerer, e: dict[str, Any]) -> Value:
+        value = self.expr(e["value"])
+        if isinstance(value, DTypeVal):
+            raise self.error("a dtype has no .dtype")
+        return DTypeVal(value.dtype)
+
+    def expr_cast(self: Lowerer, e: dict[str, Any]) -> Value:
+        return self.cast(self.expr(e["value"]), self.static_dtype(e["type"]))
+
+    def expr_load(self: Lowerer, e: dict[str, Any]) -> Value:
+        target = self.lookup(e["array"])
+        index = self.index(target, e["index"])
+        if isinstance(target, ArrayRef):
+            self.touch(target, "read")
+            return Val(target.dtype, operand=self.b.ldg(target.arg, index))
+        return Val(target.dtype, operand=self.b.lds(target.ref, index))  # type: ignore[union-attr]
+
+    def index(self: Lowerer, target: Value, items: list[dict[str, Any]]) -> Operand:
+        """The flat element index of `target[items]`."""
+        if isinstance(target, ArrayRef):
+            if len(items) != 1:
+                raise self.error(f"array {target.name!r} is 1-D; index it with one flat offset",
+                                 "write a[y * width + x]")  # fmt: skip
+            return self.index_operand(self.expr(items[0]))
+        if not isinstance(target, SharedRef):
+            raise self.error("only arrays can be indexed")
+        if len(items) != len(target.shape):
+            raise self.error(f"shared array {target.name!r} has {len(target.shape)} dimensions, "
+                             f"indexed with {len(items)}")  # fmt: skip
+        flat: Val | None = None
+        for k, item in enumerate(items):
+            term = self.scalar(self.expr(item))
+            stride = math.prod(target.shape[k + 1 :])
+            if stride != 1:
+                term = self.binary("mul", term, constant(stride))
+            flat = term if flat is None else self.binary("add", flat, term)
+        return self.index_operand(flat)  # type: ignore[arg-type]
+
+    def index_operand(self: Lowerer, value: Value) -> Operand:
+        val = self.scalar(value)
+        if not (val.dtype.is_int or val.dtype.is_bool):
+            raise self.error(f"an index must be an integer, got {val.dtype}",
+                             "convert it with hg.int32(...)")  # fmt: skip
+        if val.is_const:
+            if val.const < 0:  # type: ignore[operator]
+                raise self.error("negative indices are not supported")
+            return self.b.imm(val.const, DType.U32)  # type: ignore[arg-type]
+        return self.operand(val, DType.I32 if val.dtype.is_bool else val.dtype)
+
+    # ------------------------------------------------------------ operators
+    def expr_binop(self: Lowerer, e: dict[str, Any]) -> Value:
+        return self.binary(e["op"], self.expr(e["left"]), self.expr(e["right"]))
+
+    def binary(self: Lowerer, op: str, left: Value, right: Value) -> Val:
+        """`left op right` with the kernel language's promotion rules."""
+        a, b = self.scalar(left), self.scalar(right)
+        dtype, weak = combine(a, b)
+        if op == "pow":
+            return self.power(a, b, dtype, weak)
+        if op == "truediv" and not dtype.is_float:
+            raise self.error("`/` on integers is not supported",
+                             "use `//` for integer division, or cast to a float first")  # fmt: skip
+        if op in _BITWISE and dtype.is_float:
+            raise self.error(f"bitwise `{op}` needs integers or bools, got {dtype}")
+        if op in ("lshift", "rshift") and dtype.is_bool:
+            dtype = DType.I32
+        if a.is_const and b.is_const:
+            return constant(convert_const(_fold(op, a.const, b.const, dtype), dtype), dtype, weak)
+        x, y = self.operand(a, dtype), self.operand(b, dtype)
+        if dtype.is_bool and op in _ARITH:
+            dtype = DType.I32
+            x, y = self.operand(a, dtype), self.operand(b, dtype)
+        if op in _ARITH:
+            return Val(dtype, operand=self.b.binary(_ARITH[op], x, y))
+        if op in _BITWISE:
+            return Val(dtype, operand=self.b.binary(_BITWISE[op], x, y))
+        if op == "truediv":
+            return Val(dtype, operand=self.b.div(x, y))
+        if op == "floordiv":
+            return self.floordiv(x, y, dtype)
+        return self.modulo(x, y, dtype)
+
+    def floordiv(self: Lowerer, x: Operand, y: Operand, dtype: DType) -> Val:
+        q = self.b.div(x, y)
+        if dtype.is_float:
+            return Val(dtype, operand=self.b.unary(Op.FLOOR, q))
+        if not dtype.is_signed:
+            return Val(dtype, operand=q)
+        # Truncation rounds toward zero; step down when the exact quotient is negative.
+        r = self.b.sub(x, self.b.mul(q, y))
+        inexact = self.b.setp("ne", r, 0)
+        negative = self.b.setp("lt", self.b.binary(Op.XOR, r, y), 0)
+        adjust = self.b.binary(Op.AND, inexact, negative)
+        return Val(dtype, operand=self.b.sub(q, self.b.sel(adjust, 1, 0)))
+
+    def modulo(self: Lowerer, x: Operand, y: Operand, dtype: DType) -> Val:
+        r = self.b.mod(x, y)
+        if dtype.is_int and not dtype.is_signed:
+            return Val(dtype, operand=r)
+        # C's remainder has the dividend's sign; Python's has the divisor's.
+        inexact = self.b.setp("ne", r, 0)
+        differ = self.b.setp("ne", self.b.setp("lt", r, 0), self.b.setp("lt", y, 0))
+        adjust = self.b.binary(Op.AND, inexact, differ)
+        return Val(dtype, operand=self.b.sel(adjust, self.b.add(r, y), r))
+
+    def power(self: Lowerer, a: Val, b: Val, dtype: DType, weak: bool) -> Val:
+        if b.is_const and not b.dtype.is_float and 0 <= b.const <= _MAX_UNROLLED_POWER:  # type: ignore[operator]
+            result = constant(1, dtype)
+            base = self.cast(a, dtype)
+            for _ in range(int(b.const)):  # type: ignore[arg-type]
+                result = (
+                    base
+                    if result.is_const and result.const == 1
+                    else self.binary("mul", result, base)
+                )
+            return result
+        if not dtype.is_float:
+            raise self.error("integer `**` needs a constant exponent from 0 to 8",
+                             "cast the base to a float")  # fmt: skip
+        if a.is_const and b.is_const:
+            return constant(convert_const(float(a.const) ** float(b.const), dtype), dtype, weak)  # type: ignore[arg-type]
+        return Val(
+            dtype, operand=self.b.binary(Op.POW, self.operand(a, dtype), self.operand(b, dtype))
+        )
+
+    def expr_unary(self: Lowerer, e: dict[str, Any]) -> Value:
+        val = self.scalar(self.expr(e["operand"]))
+        op = e["op"]
+        if op == "pos":
+            return val
+        if op == "not" or (op == "invert" and val.dtype.is_bool):
+            return self.logical_not(self.truth(val))
+        if op == "invert":
+            if val.dtype.is_float:
+                raise self.error("`~` needs an integer")
+            if val.is_const:
+                return constant(convert_const(~int(val.const), val.dtype), val.dtype, val.weak)  # type: ignore[arg-type]
+            return Val(val.dtype, operand=self.b.unary(Op.NOT, val.operand))  # type: ignore[arg-type]
+        if val.dtype.is_bool:
+            val = self.cast(val, DType.I32)
+        if val.is_const:
+            return constant(convert_const(-val.const, val.dtype), val.dtype, val.weak)  # type: ignore[operator]
+        return Val(val.dtype, operand=self.b.unary(Op.NEG, val.operand))  # type: ignore[arg-type]
+
+    def truth(self: Lowerer, value: Value) -> Val:
+        """`value` as a bool (non-zero is true)."""
+        val = self.scalar(value)
+        if val.dtype.is_bool:
+            return val
+        if val.is_const:
+            return constant(bool(val.const))
+        return Val(DType.BOOL, operand=self.b.setp("ne", val.operand, 0))  # type: ignore[arg-type]
+
+    def logical_not(self: Lowerer, val: Val) -> Val:
+        if val.is_const:
+            return constant(not val.const)
+        return Val(DType.BOOL, operand=self.b.unary(Op.NOT, val.operand))  # type: ignore[arg-type]
+
+    def expr_compare(self: Lowerer, e: dict[str, Any]) -> Value:
+        return self.compare(e["op"], self.expr(e["left"]), self.expr(e["right"]))
+
+    def compare(self: Lowerer, op: str, left: Value, right: Value) -> Val:
+        a, b = self.scalar(left), self.scalar(right)
+        dtype, _ = combine(a, b)
+        if a.is_const and b.is_const:
+            return constant(bool(_CMP[op](a.const, b.const)))
+        return Val(
+            DType.BOOL, operand=self.b.setp(op, self.operand(a, dtype), self.operand(b, dtype))
+        )
+
+    def expr_boolop(self: Lowerer, e: dict[str, Any]) -> Value:
+        # Short-circuit: later operands are evaluated only when they decide the result, so
+        # `i < n and x[i] > 0` never reads out of bounds. Operands without loads, calls or
+        # atomics have no effects, and combine with a plain and/or.
+        is_and = e["op"] == "and"
+        result: Val | None = None
+        for item in e["values"]:
+            if result is not None and result.is_const:
+                if result.const is not is_and:
+                    return result  # decided: False for and, True for or
+                result = None
+            if result is None:
+                result = self.truth(self.expr(item))
+                continue
+            if _pure(item):
+                value = self.truth(self.expr(item))
+                if value.is_const:
+                    if value.const is not is_and:
+                        return value
+                    continue
+                op = Op.AND if is_and else Op.OR
+                result = Val(DType.BOOL, operand=self.b.binary(op, result.operand, value.operand))  # type: ignore[arg-type]
+                continue
+            acc = self.b.mov(result.operand, DType.BOOL)
+            test = result if is_and else self.logical_not(result)
+            with self.under_if(test):
+                self.b.assign(acc, self.truth(self.expr(item)).operand)  # type: ignore[arg-type]
+            result = Val(DType.BOOL, operand=acc)
+        return result  # type: ignore[return-value]
+
+    def expr_ifexp(self: Lowerer, e: dict[str, Any]) -> Value:
+        test = self.truth(self.expr(e["test"]))
+        if test.is_const:
+            return self.expr(e["body"] if test.const else e["orelse"])
+        if _pure(e["body"]) and _pure(e["orelse"]):
+            a, b = self.scalar(self.expr(e["body"])), self.scalar(self.expr(e["orelse"]))
+            dtype, _ = combine(a, b)
+            out = self.b.sel(test.operand, self.operand(a, dtype), self.operand(b, dtype))  # type: ignore[arg-type]
+            return Val(dtype, operand=out)
+        name = f"_ifexp_{self.line}_{self.col}_{id(e)}"
+        with self.under_if(test):
+            self.assign(name, self.expr(e["body"]))
+            self.b.else_()
+            self.assign(name, self.expr(e["orelse"]))
+        return self.lookup(name)
+
+    # ------------------------------------------------------------ calls
+    def expr_invoke(self: Lowerer, e: dict[str, Any]) -> Value:
+        args = [self.expr(a) for a in e["args"]]
+        result = self.invoke(e["func"], args)
+        if result is None:
+            return constant(0)
+        return result
+
+    def expr_call(self: Lowerer, e: dict[str, Any], discard: bool = False) -> Value:
+        from hologram.dsl.lower_calls import lower_builtin
+
+        return lower_builtin(self, e["builtin"], e["args"], discard)
+
+
+def _pure(e: dict[str, Any]) -> bool:
+    """Whether evaluating `e` can have no effect (no loads, calls, funcs or atomics)."""
+    node = e["node"]
+    if node in ("load", "invoke", "ifexp", "boolop"):
+        return False
+    if node == "call":
+        name = e["builtin"]
+        if name in ATOMICS or name in BLOCK_REDUCTIONS or name in ("barrier", "fence", "shared"):
+            return False
+    for value in e.values():
+        if isinstance(value, dict) and not _pure(value):
+            return False
+        if isinstance(value, list) and not all(_pure(v) for v in value if isinstance(v, dict)):
+            return False
+    return True
+
+
+def _fold(op: str, a: Any, b: Any, dtype: DType) -> Any:
+    """`a op b` on constants, with the ISA's rules (integer division by zero gives 0)."""
+    if dtype.is_float:
+        a, b = float(a), float(b)
+        if op in ("truediv", "floordiv", "mod") and b == 0.0:
+            if op == "mod" or a == 0.0 or math.isnan(a):
+                return math.nan
+            return math.copysign(math.inf, a) * math.copysign(1.0, b)
+        if op == "floordiv":
+            return math.floor(a / b)
+        if op == "mod":
+            r = math.fmod(a, b)
+            return r + b if r != 0 and (r < 0) != (b < 0) else r
+    else:
+        a, b = int(a), int(b)
+        if op in ("floordiv", "mod") and b == 0:
+            return 0
+        if op in ("lshift", "rshift"):
+            b %= dtype.itemsize * 8
+    table = {
+        "add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
+        "truediv": lambda: a / b, "floordiv": lambda: a // b, "mod": lambda: a % b,
+        "and": lambda: a & b, "or": lambda: a | b, "xor": lambda: a ^ b,
+        "lshift": lambda: a << b, "rshift": lambda: a >> b,
+    }  # fmt: skip
+    return table[op]()
