@@ -113,12 +113,15 @@ class Executor:
 
     def launch(
         self,
-        program: Program,
+        program: Program | Any,
         grid: int | Iterable[int] | LaunchConfig = 1,
         block: int | Iterable[int] = 1,
         args: Sequence[Any] = (),
     ) -> None:
         """Run `program` over `grid` blocks of `block` lanes (or one LaunchConfig as `grid`).
+
+        `program` may also be a `@hg.kernel`: `args` are then the kernel's arguments, Const
+        ones included, and the launch runs the kernel's specialisation for them.
 
         `args` holds one value per program parameter, in order: a Buffer or NumPy array for a
         buffer parameter (arrays are wrapped with `from_numpy`; when that copies, writable
@@ -126,7 +129,10 @@ class Executor:
         parameter, a Pool for a pool parameter.
         """
         if not isinstance(program, Program):
-            raise LaunchError(f"expected a Program, got {type(program).__name__}")
+            program_for = getattr(program, "program_for", None)
+            if program_for is None:
+                raise LaunchError(f"expected a Program or a kernel, got {type(program).__name__}")
+            program, args = program_for(list(args))
         if isinstance(grid, LaunchConfig):
             if block != 1:
                 raise LaunchError("pass either a LaunchConfig or grid and block, not both")
