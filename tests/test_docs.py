@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import linecache
 import re
 from pathlib import Path
 
@@ -60,7 +61,10 @@ def run_python_blocks(path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     namespace: dict[str, object] = {"__name__": path.stem}
     try:
         for number, block in enumerate(blocks, 1):
-            exec(compile(block, f"{path.name} block {number}", "exec"), namespace)
+            name = f"{path.name} block {number}"
+            # Registered like an interactive cell, so that kernels defined here have a source.
+            linecache.cache[name] = (len(block), None, block.splitlines(True), name)
+            exec(compile(block, name, "exec"), namespace)
     finally:
         monkeypatch.undo()
         reload_settings()
@@ -74,6 +78,7 @@ def test_quickstart_python_blocks_run(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_readme_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     namespace = run_python_blocks(REPO_ROOT / "README.md", monkeypatch)
+    np.testing.assert_array_equal(namespace["ys"], np.full(1000, 2.0, np.float32))
     probs = namespace["probs"].to_numpy()  # type: ignore[attr-defined]
     assert probs.shape == (8, 128)
     assert probs.sum(axis=-1) == pytest.approx(np.ones(8), rel=1e-5)
