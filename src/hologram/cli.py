@@ -3,6 +3,7 @@
     hologram info                         versions, backends, devices, settings
     hologram bench ops --sizes 1e3,1e6    each op against NumPy, per backend
     hologram isa show kernel.json         a program's text form
+    hologram kernels list|compile         kernel files → JSON IR and .holo bundles (cli_kernels.py)
 
 Heavy modules (NumPy, Numba, the backends) are imported inside the commands, so that
 `hologram --help` stays instant.
@@ -21,6 +22,7 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hologram.cli_kernels import kernels_app
 from hologram.errors import HologramError
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ bench_app = typer.Typer(help="Measure hologram against its peers.", no_args_is_h
 isa_app = typer.Typer(help="Inspect Atlas ISA programs.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(isa_app, name="isa")
+app.add_typer(kernels_app, name="kernels")
 
 console = Console()
 

@@ -98,3 +98,8 @@ class KernelTypeError(KernelError):
 
 class KernelIRError(KernelError):
     """A kernel IR document is malformed or has an unsupported schema version."""
+
+
+class ArtifactError(HologramError):
+    """A `.holo` artifact is malformed, corrupt, truncated, of an unsupported version, or
+    cannot be read or written. The message names the file and the byte offset or section."""
