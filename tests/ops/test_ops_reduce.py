@@ -35,6 +35,16 @@ def test_long_rows_split_across_lanes(executor, rng, kind):
     assert_close(prepared(), ORACLES[kind](f64(x), axis=1), "f64", scale=1e3)
 
 
+@pytest.mark.parametrize("kind", list(ORACLES))
+def test_long_columns_split_across_lanes(executor, rng, kind):
+    # Axis 0 of a tall matrix: long rows side by side, eight to a lane (the last three in a
+    # group of their own), split into chunks too.
+    x = draw(rng, (20_000, 11), "f64")
+    prepared = hops.prepare(kind, x, axis=0, executor=executor)
+    assert len(prepared.launches) == 2
+    assert_close(prepared(), ORACLES[kind](f64(x), axis=0), "f64", scale=1e3)
+
+
 @pytest.mark.parametrize(("dtype", "kind"), [("i32", "sum"), ("u8", "sum"), ("i32", "min")])
 def test_integer_reductions_follow_numpy_dtypes(executor, rng, dtype, kind):
     x = draw(rng, (6, 7), dtype, -100, 100)
@@ -74,6 +84,11 @@ def test_nan_propagates_through_min_and_max(executor):
     x = np.array([[1.0, np.nan, 3.0], [1.0, 2.0, 3.0]])
     np.testing.assert_array_equal(hops.max(x, axis=1, executor=executor), [np.nan, 3.0])
     np.testing.assert_array_equal(hops.min(x, axis=1, executor=executor), [np.nan, 1.0])
+    # Along axis 0, nine columns: eight to one lane, the ninth to another.
+    y = np.arange(27.0).reshape(3, 9)
+    y[1, 4] = y[2, 8] = np.nan
+    np.testing.assert_array_equal(hops.max(y, axis=0, executor=executor), np.max(y, axis=0))
+    np.testing.assert_array_equal(hops.min(y, axis=0, executor=executor), np.min(y, axis=0))
 
 
 @settings(

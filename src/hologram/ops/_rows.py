@@ -1,20 +1,18 @@
 """Shared pieces of the row-wise ops (reductions, softmax, layer_norm).
 
-An input is viewed as `(outer, r, inner)` around the axes an op works along; one lane handles
-one `(outer, inner)` position and loops over the `r` elements between, which lie `inner`
-elements apart starting at `base = o * r * inner + i`.
+An input is viewed as `(outer, r, inner)` around the axes an op works along; the kernels
+(`hologram.kernels.reduce`, `hologram.kernels.normalization`) give one lane one `(outer,
+inner)` position, or a chunk of one, and loop over the `r` elements between, which lie `inner`
+elements apart starting at `o * r * inner + i`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from hologram.errors import ShapeError
-from hologram.isa.builder import Builder, Value
 from hologram.isa.dtypes import DType
-from hologram.isa.program import Reg
 
 
 def normalize_axes(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...]:
@@ -50,23 +48,6 @@ def axis_runs(axes: Sequence[int]) -> list[tuple[int, int]]:
         else:
             runs.append((a, a))
     return runs
-
-
-@contextmanager
-def counted_loop(b: Builder, start: Value, stop: Value) -> Iterator[Reg]:
-    """`for k in range(start, stop)` over u32; the body must not `continue`."""
-    k = b.mov(start, "u32")
-    with b.loop():
-        with b.if_(b.setp("ge", k, stop)):
-            b.break_()
-        yield k  # type: ignore[misc]
-        b.assign(k, b.add(k, 1))
-
-
-def load_as(b: Builder, buf: Value, index: Value, dtype: DType) -> Value:
-    """Load `buf[index]` and convert it to `dtype` where it differs."""
-    value = b.ldg(buf, index)  # type: ignore[arg-type]
-    return value if b.dtype_of(value) is dtype else b.cvt(value, dtype)
 
 
 def widened(dtype: DType) -> DType:

@@ -5,8 +5,9 @@ bias`, with the biased variance. `weight` and `bias` broadcast to `x.shape[axis:
 converted to x's dtype. Floating-point inputs only (integers raise DTypeError); f16 and bf16
 are computed in f32.
 
-Program: one lane per row of `r = prod(x.shape[axis:])` contiguous elements sweeps it three
-times: the mean, the variance around it (two passes, for accuracy), the normalised output.
+Kernel: `kernels/normalization/layer_norm.py`. One lane per row of `r = prod(x.shape[axis:])`
+contiguous elements sweeps it three times: the mean, the variance around it (two passes, for
+accuracy), the normalised output.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hologram import kernels
 from hologram.errors import ShapeError
-from hologram.isa.builder import Builder
 from hologram.isa.dtypes import DType
-from hologram.isa.opcodes import Op
 from hologram.isa.program import Program
 from hologram.ops._broadcast import broadcast_shapes
 from hologram.ops._launch import Prepared, lanes
@@ -33,7 +33,7 @@ from hologram.ops._operands import (
     resolve_executor,
     to_operand,
 )
-from hologram.ops._rows import counted_loop, load_as, widened
+from hologram.ops._rows import widened
 
 if TYPE_CHECKING:
     from hologram.runtime.executor import Executor
@@ -41,40 +41,23 @@ if TYPE_CHECKING:
 
 @cache
 def layer_norm_program(dtype: DType, has_weight: bool, has_bias: bool) -> Program:
-    """The layer-norm program for `dtype`.
+    """The `normalization/layer_norm` kernel for `dtype`.
 
-    Parameters: `x`, then `weight` and `bias` when present, `out`, `n` (rows), `r` (u32), and
-    `eps` and `count` (r as a float) in the compute dtype.
+    Parameters: `x`, `weight`, `bias` (x's dtype; when absent, never read: any buffer will
+    do), `out`, `n` (rows), `r` (u32) and `eps` in the compute dtype.
     """
     compute = widened(dtype)
-    b = Builder(f"layer_norm_{dtype}")
-    x = b.buffer("x", dtype)
-    weight = b.buffer("weight", dtype) if has_weight else None
-    bias = b.buffer("bias", dtype) if has_bias else None
-    out = b.buffer("out", dtype, access="write")
-    n, r = b.scalar("n", "u32"), b.scalar("r", "u32")
-    eps, count = b.scalar("eps", compute), b.scalar("count", compute)
-    j = b.global_id()
-    with b.if_(b.setp("lt", j, n)):
-        base = b.mul(j, r)
-        total = b.mov(0, compute)
-        with counted_loop(b, 0, r) as k:
-            b.assign(total, b.add(total, load_as(b, x, b.add(base, k), compute)))
-        mean = b.div(total, count)
-        squares = b.mov(0, compute)
-        with counted_loop(b, 0, r) as k:
-            d = b.sub(load_as(b, x, b.add(base, k), compute), mean)
-            b.assign(squares, b.mad(d, d, squares))
-        rstd = b.div(1.0, b.unary(Op.SQRT, b.add(b.div(squares, count), eps)))
-        with counted_loop(b, 0, r) as k:
-            index = b.add(base, k)
-            y = b.mul(b.sub(load_as(b, x, index, compute), mean), rstd)
-            if weight is not None:
-                y = b.mul(y, load_as(b, weight, k, compute))
-            if bias is not None:
-                y = b.add(y, load_as(b, bias, k, compute))
-            b.stg(out, index, y if compute is dtype else b.cvt(y, dtype))
-    return b.build()
+    signature = {
+        "x": dtype,
+        "weight": dtype,
+        "bias": dtype,
+        "out": dtype,
+        "eps": compute,
+        "compute": compute,
+        "has_weight": has_weight,
+        "has_bias": has_bias,
+    }
+    return kernels.load("normalization/layer_norm").specialize(signature)
 
 
 def prepare_layer_norm(
@@ -105,6 +88,7 @@ def prepare_layer_norm(
     params: list[Operand] = []
     for name, value in (("weight", weight), ("bias", bias)):
         if value is None:
+            params.append(operand)  # a stand-in the kernel never reads
             continue
         promote([value], f"{op} {name}")
         param = to_operand(value, ex, f"{op} {name}", dtype)
@@ -116,7 +100,7 @@ def prepare_layer_norm(
             prepared.launches.append(launch)
         params.append(converted)
     program = layer_norm_program(dtype, weight is not None, bias is not None)
-    args = (operand.arg, *(p.arg for p in params), output.arg, rows, r, eps, r)
+    args = (operand.arg, *(p.arg for p in params), output.arg, rows, r, eps)
     prepared.launches.append(lanes(program, rows, args))
     return prepared
 

@@ -6,11 +6,15 @@ overflow at small widths); min and max keep the input dtype. f16 and bf16 accumu
 and round once into the result. min and max propagate NaN; reducing an empty axis gives 0 for
 sum, NaN for mean and a ShapeError for min and max, which have no identity.
 
-Programs: the input is viewed as `(outer, r, inner)` around each run of consecutive reduced
-axes, and one lane reduces one chunk of up to `chunk` elements of one `(outer, inner)`
-position. Long rows over few positions are split into chunks whose partial results a second
-pass combines, so that large reductions use every core. Reduced axes that are not consecutive
-are reduced one run at a time, last run first, through intermediate buffers.
+Kernels: `kernels/reduce/{sum,min,max,mean}.py`. The input is viewed as `(outer, r, inner)`
+around each run of consecutive reduced axes, and one lane reduces one chunk of up to `chunk`
+elements of one `(outer, inner)` position, in eight interleaved partial results that a CPU
+overlaps and packs into vector instructions; when `inner >= 8` (a leading axis), one lane
+reduces eight adjacent positions at once instead, reading eight adjacent elements at a time.
+Long rows over few positions are split into chunks whose partial results a second pass
+combines, so that large reductions use every core. Reduced axes that are not consecutive are
+reduced one run at a time, last run first, through intermediate buffers. Mean sums in every
+pass but the last, which divides by the count.
 """
 
 from __future__ import annotations
@@ -20,10 +24,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from hologram import kernels
 from hologram.errors import ShapeError
-from hologram.isa.builder import Builder
 from hologram.isa.dtypes import DType
-from hologram.isa.opcodes import Op
 from hologram.isa.program import Program
 from hologram.ops._launch import Launch, Prepared, lanes
 from hologram.ops._operands import (
@@ -35,60 +38,42 @@ from hologram.ops._operands import (
     resolve_executor,
     to_operand,
 )
-from hologram.ops._rows import axis_runs, counted_loop, load_as, normalize_axes, split, widened
+from hologram.ops._rows import axis_runs, normalize_axes, split, widened
 
 if TYPE_CHECKING:
     from hologram.runtime.executor import Executor
 
 Axis = int | tuple[int, ...] | None
 
-_COMBINE = {"sum": Op.ADD, "mean": Op.ADD, "min": Op.MIN, "max": Op.MAX}
 _MIN_CHUNK = 4096
 """Rows shorter than this are never split: one lane handles them whole."""
 _TARGET_LANES = 4096
 """Split long rows until about this many lanes share the work."""
+COLUMNS = 8
+"""The rows side by side that a lane of the kernels' `columns` mode reduces at once; used
+when `inner` is at least this."""
 
 
 @cache
 def reduce_program(
-    kind: str, in_dtype: DType, out_dtype: DType, acc_dtype: DType, divide: bool
+    kind: str, in_dtype: DType, out_dtype: DType, acc_dtype: DType, columns: bool
 ) -> Program:
-    """The program reducing chunks of rows with `kind` (sum, min, max).
+    """The `reduce/<kind>` kernel (sum, min, max, mean) specialised to these dtypes.
 
-    Parameters: `x`, `out`, `n` (lanes: outer * chunks * inner), `r`, `inner`, `chunk`,
-    `chunks` (u32) and, when `divide`, `count` (acc dtype) that the result is divided by.
-    Lane j writes `out[j]`, the reduction of `x[o, c*chunk : (c+1)*chunk, i]` where
-    `j = (o * chunks + c) * inner + i`.
+    Parameters: `x`, `out`, `n` (lanes: outer * chunks * inner, or with `columns` outer *
+    chunks * ceil(inner / 8)), `r`, `inner`, `chunk`, `chunks` (u32) and, for mean, `count`
+    (acc dtype) that the sum is divided by. `out[o, c, i]` receives the reduction of
+    `x[o, c*chunk : (c+1)*chunk, i]`.
     """
-    b = Builder(f"reduce_{kind}_{in_dtype}_to_{out_dtype}")
-    x = b.buffer("x", in_dtype)
-    out = b.buffer("out", out_dtype, access="write")
-    n, r, inner, chunk, chunks = (
-        b.scalar(name, "u32") for name in ("n", "r", "inner", "chunk", "chunks")
-    )
-    count = b.scalar("count", acc_dtype) if divide else None
-    j = b.global_id()
-    with b.if_(b.setp("lt", j, n)):
-        t = b.div(j, inner)
-        i = b.sub(j, b.mul(t, inner))
-        o = b.div(t, chunks)
-        c = b.sub(t, b.mul(o, chunks))
-        base = b.add(b.mul(b.mul(o, r), inner), i)
-        start = b.mul(c, chunk)
-        stop = b.min(b.add(start, chunk), r)
-        combine = _COMBINE[kind]
-        if combine is Op.ADD:
-            acc = b.mov(0, acc_dtype)
-            first = start
-        else:
-            acc = b.mov(load_as(b, x, b.mad(start, inner, base), acc_dtype))
-            first = b.add(start, 1)
-        with counted_loop(b, first, stop) as k:
-            value = load_as(b, x, b.mad(k, inner, base), acc_dtype)
-            b.assign(acc, b.binary(combine, acc, value))
-        result = b.div(acc, count) if count is not None else acc
-        b.stg(out, j, result if acc_dtype is out_dtype else b.cvt(result, out_dtype))
-    return b.build()
+    signature: dict[str, object] = {
+        "x": in_dtype,
+        "out": out_dtype,
+        "acc": acc_dtype,
+        "columns": columns,
+    }
+    if kind == "mean":
+        signature["count"] = acc_dtype
+    return kernels.load(f"reduce/{kind}").specialize(signature)
 
 
 def result_dtype(kind: str, dtype: DType) -> DType:
@@ -107,8 +92,18 @@ class _Pass:
     chunk: int
 
     @property
+    def columns(self) -> bool:
+        """Whether each lane reduces `COLUMNS` adjacent rows (the kernels' `columns` mode)."""
+        return self.inner >= COLUMNS
+
+    @property
     def lanes(self) -> int:
-        return self.outer * self.chunks * self.inner
+        return self.outer * self.chunks * _groups(self.inner)
+
+
+def _groups(inner: int) -> int:
+    """The lanes that cover `inner` adjacent rows: one per row, or per `COLUMNS` of them."""
+    return -(-inner // COLUMNS) if inner >= COLUMNS else inner
 
 
 def _passes(shape: tuple[int, ...], axes: tuple[int, ...]) -> list[tuple[_Pass, tuple[int, ...]]]:
@@ -118,7 +113,7 @@ def _passes(shape: tuple[int, ...], axes: tuple[int, ...]) -> list[tuple[_Pass, 
     plan = []
     for first, last in reversed(runs):
         outer, r, inner = split(current, first, last)
-        positions = outer * inner
+        positions = outer * _groups(inner)
         chunks = 1
         if r >= 2 * _MIN_CHUNK and positions < _TARGET_LANES:
             chunks = min(r // _MIN_CHUNK, max(1, _TARGET_LANES // max(positions, 1)))
@@ -180,7 +175,9 @@ def _launch(
     kind: str, source: Operand, target: Operand, step: _Pass, acc_dtype: DType, count: int | None
 ) -> Launch:
     divide = count is not None
-    program = reduce_program(kind, source.dtype, target.dtype, acc_dtype, divide)
+    program = reduce_program(
+        "mean" if divide else kind, source.dtype, target.dtype, acc_dtype, step.columns
+    )
     args: tuple[Any, ...] = (
         source.arg,
         target.arg,
