@@ -136,7 +136,10 @@ def test_chain_fuses_four_ops_in_one_launch(executor, rng):
     assert_close(prepared(), expected, "f32")
     program = hops.chain_program([("mul", 1), ("add", 2), ("tanh", None), ("mul", 3)], "f32", 4)
     out = np.empty_like(a)
-    executor.launch(program, LaunchConfig.for_elements(a.size), args=[a, b, c, d, out, a.size])
+    assert [p.name for p in program.params] == ["in0", "in1", "in2", "in3", "out", "n", "layout"]
+    layout = np.zeros(1, np.uint32)  # read by STRIDED inputs only
+    args = [a, b, c, d, out, a.size, layout]
+    executor.launch(program, LaunchConfig.for_elements(a.size), args=args)
     assert_close(out, np.tanh(f64(a) * f64(b) + f64(c)) * f64(d), "f32")
 
 

@@ -15,18 +15,18 @@ SHAPES = mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max
 
 
 def _gather(shape, layout, k):
-    """Read input k through the layout's strides at every output index, as a program does."""
-    index = np.arange(layout.size)
+    """Read input k at every output index as a kernel does, STRIDED ones through the table."""
+    index = np.arange(layout.size, dtype=np.uint64)
     if layout.access[k] is Access.FULL:
         return index
     if layout.access[k] is Access.SCALAR:
         return np.zeros_like(index)
-    offset = np.zeros_like(index)
-    rest = index
-    for dim, stride in zip(reversed(layout.dims), reversed(layout.strides[k]), strict=True):
-        offset += (rest % dim) * stride
-        rest = rest // dim
-    return offset
+    table, rank = layout.table.astype(np.uint64), layout.rank
+    coefficients = table[rank * (k + 1) : rank * (k + 2)]
+    offset = index * coefficients[-1]
+    for d in range(rank - 1):
+        offset += (index // table[d]) * coefficients[d]
+    return offset % 2**32  # the kernels' u32 arithmetic
 
 
 @settings(max_examples=200, deadline=None)

@@ -19,6 +19,7 @@ from hologram.errors import DTypeError, ShapeError
         ((7,), (7,)),
         ((2, 5, 7), (7, 3)),
         ((2, 1, 5, 7), (3, 7, 4)),
+        ((5, 7), (2, 7, 3)),
         ((4, 0), (0, 3)),
         ((0, 4), (4, 3)),
     ],
@@ -33,6 +34,13 @@ def test_matmul_dtypes(executor, rng, dtype):
     a, b = draw(rng, (6, 9), dtype, -4, 4), draw(rng, (9, 5), dtype, -4, 4)
     expected = a @ b if dtype == "i32" else f64(a) @ f64(b)
     assert_close(hops.matmul(a, b, executor=executor), expected, dtype, scale=10.0)
+
+
+def test_matmul_converts_and_broadcasts_buffer_operands(executor, rng):
+    # Buffers are materialised on the device (the convert/cast kernel), not through NumPy.
+    a, b = draw(rng, (2, 1, 4, 3), "f16"), draw(rng, (3, 3, 5), "f32")
+    result = hops.matmul(executor.from_numpy(a), executor.from_numpy(b), executor=executor)
+    assert_close(result, np.matmul(f64(a), f64(b)), "f32", scale=10.0)
 
 
 @pytest.mark.parametrize(

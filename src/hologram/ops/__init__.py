@@ -1,4 +1,4 @@
-"""The standard ops, each an ISA program built once and cached.
+"""The standard ops, each dispatching to kernels of the standard library (`hologram.kernels`).
 
     import hologram.ops as hops
     y = hops.add(a, b)                    # NumPy in, NumPy out
@@ -23,7 +23,7 @@ Decisions that hold for every op:
 - Memory: non-contiguous NumPy inputs are copied once to be contiguous; on device backends
   NumPy inputs are uploaded once per call. Empty results return without a launch.
 - Programs are cached per (op, dtypes, broadcast pattern), not per size: sizes, shapes and
-  strides are scalar parameters, so one compiled program serves every size. Only the matmul
+  strides are launch arguments, so one compiled program serves every size. Only the matmul
   intrinsic, whose sizes are attributes, is built per shape.
 
 `prepare(op, *args, **kwargs)` plans a call without running it; the `Prepared` result can be
@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hologram.errors import ProgramError
-from hologram.ops._elementwise_program import BINARY, UNARY
+from hologram.ops._elementwise_kernels import BINARY, UNARY, elementwise_op
 from hologram.ops._launch import Prepared
 from hologram.ops._operands import default_executor
 from hologram.ops.elementwise import (
@@ -74,10 +74,8 @@ mean = reduce_mean
 
 
 def _elementwise_preparer(name: str) -> Callable[..., Prepared]:
-    fn = BINARY[name] if name in BINARY else UNARY[name]
-
     def prepare_op(*inputs: Any, executor: Any = None, out: Any = None) -> Prepared:
-        return prepare_elementwise(fn, inputs, executor, out)
+        return prepare_elementwise(elementwise_op(name), inputs, executor, out)
 
     return prepare_op
 

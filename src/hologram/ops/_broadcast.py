@@ -1,10 +1,11 @@
-"""NumPy broadcasting reduced to the fewest dimensions an elementwise program must index.
+"""NumPy broadcasting reduced to the fewest dimensions an elementwise kernel must index.
 
 Each input is described, relative to the output, by element strides (0 along broadcast
 dimensions). Dimensions of size 1 are dropped and neighbours that every input walks
 contiguously are merged, so that most calls end in one of two fast cases: an input read at the
 output index (`FULL`) or a single element read everywhere (`SCALAR`). Only what remains needs
-div/mod index arithmetic (`STRIDED`).
+index arithmetic (`STRIDED`), from `Layout.table`, the elementwise kernels' `layout` argument
+that the dims and strides give (see `hologram/kernels/_elementwise.py`).
 """
 
 from __future__ import annotations
@@ -13,17 +14,29 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+
+import numpy as np
 
 from hologram.errors import ShapeError
+from hologram.kernels import _elementwise
 
 
-class Access(enum.Enum):
-    """How an elementwise program reads one input from the output index."""
+class Access(enum.IntEnum):
+    """How an elementwise kernel reads one input from the output index (its `<input>_read`)."""
 
-    FULL = "full"  # element i
-    SCALAR = "scalar"  # element 0
-    STRIDED = "strided"  # an offset computed from the collapsed dims and strides
+    FULL = _elementwise.FULL  # element i
+    SCALAR = _elementwise.SCALAR  # element 0
+    STRIDED = _elementwise.STRIDED  # an offset computed from the collapsed dims and strides
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+NO_TABLE = _read_only(np.zeros(1, np.uint32))
+"""The `layout` argument of a launch without STRIDED inputs, which never reads it."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,13 @@ class Layout:
     def rank(self) -> int:
         """Collapsed dimensions indexed by div/mod; 0 when no input is STRIDED."""
         return len(self.dims) if Access.STRIDED in self.access else 0
+
+    @cached_property
+    def table(self) -> np.ndarray:
+        """The kernels' `layout` argument (read-only u32; `NO_TABLE` when no input is STRIDED)."""
+        if not self.rank:
+            return NO_TABLE
+        return _read_only(_elementwise.layout_table(self.dims, self.strides))
 
 
 def broadcast_shapes(shapes: Sequence[tuple[int, ...]], op: str) -> tuple[int, ...]:

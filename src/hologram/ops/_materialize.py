@@ -1,7 +1,7 @@
 """Materialising an operand in a given shape and dtype: broadcast and convert, one copy.
 
-Host arrays are converted with NumPy before any launch; Buffers with the elementwise CAST
-program, so that device data never travels to the host for it.
+Host arrays are converted with NumPy before any launch; Buffers with the `convert/cast`
+kernel, so that device data never travels to the host for it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 from hologram.isa.dtypes import DType
 from hologram.ops._broadcast import broadcast_layout
-from hologram.ops._elementwise_program import CAST, elementwise_launch
+from hologram.ops._elementwise_kernels import cast_op, elementwise_launch
 from hologram.ops._launch import Launch
 from hologram.ops._operands import Operand
 
@@ -36,5 +36,7 @@ def materialize(
     layout = broadcast_layout([operand.shape], "materialize", out_shape=shape)
     if layout.size == 0:
         return Operand(target, shape, dtype), None
-    launch = elementwise_launch(CAST, [operand.arg], [operand.dtype], target, dtype, layout)
+    launch = elementwise_launch(
+        executor, cast_op(), [operand.arg], [operand.dtype], target, dtype, layout
+    )
     return Operand(target, shape, dtype), launch

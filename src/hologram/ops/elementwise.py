@@ -11,18 +11,20 @@ overflow. f16 and bf16 are computed in f32 and rounded once into the result.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from hologram.errors import ProgramError, ShapeError
 from hologram.isa.dtypes import DType
 from hologram.isa.program import Program
+from hologram.kernels._fuse import fuse_elementwise
 from hologram.ops._broadcast import Access, broadcast_layout
-from hologram.ops._elementwise_program import (
+from hologram.ops._elementwise_kernels import (
     BINARY,
     UNARY,
-    ChainEmit,
-    Elementwise,
+    ElementwiseOp,
     elementwise_launch,
+    elementwise_op,
     elementwise_program,
 )
 from hologram.ops._launch import Prepared
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 
 
 def prepare_elementwise(
-    fn: Elementwise,
+    fn: ElementwiseOp,
     inputs: Sequence[Any],
     executor: Executor | None = None,
     out: Any = None,
@@ -57,14 +59,13 @@ def prepare_elementwise(
     if layout.size:
         in_args = [o.arg for o in operands]
         in_dtypes = [o.dtype for o in operands]
-        launch = elementwise_launch(fn, in_args, in_dtypes, output.arg, dtype, layout)
+        launch = elementwise_launch(ex, fn, in_args, in_dtypes, output.arg, dtype, layout)
         prepared.launches.append(launch)
     return prepared
 
 
 def _run(name: str, inputs: Sequence[Any], executor: Executor | None, out: Any) -> Any:
-    fn = BINARY[name] if name in BINARY else UNARY[name]
-    return prepare_elementwise(fn, inputs, executor, out)()
+    return prepare_elementwise(elementwise_op(name), inputs, executor, out)()
 
 
 # ---------------------------------------------------------------- binary
@@ -155,8 +156,8 @@ def erf(x: Any, *, executor: Executor | None = None, out: Any = None) -> Any:
 
 
 # ---------------------------------------------------------------- fused chains
-def chain_elementwise(steps: Sequence[tuple[str, int | None]], n_inputs: int) -> Elementwise:
-    """The computation applying `steps` to input 0, fused into one program.
+def chain_elementwise(steps: Sequence[tuple[str, int | None]], n_inputs: int) -> ElementwiseOp:
+    """The op applying `steps` to input 0, fused into one kernel.
 
     Each step is `(op, k)`: a binary op name applied as `value = op(value, inputs[k])`, or a
     unary op name with `k` None. `relu((a + b) * c - d)` is
@@ -172,9 +173,22 @@ def chain_elementwise(steps: Sequence[tuple[str, int | None]], n_inputs: int) ->
                 f"and an input index below {n_inputs}"
             )
         normalised.append((op, None if k is None else int(k)))
-    float_only = any((UNARY if k is None else BINARY)[op].float_only for op, k in normalised)
-    name = "chain_" + "_".join(op for op, _ in normalised)
-    return Elementwise(name, n_inputs, ChainEmit(tuple(normalised)), float_only=float_only)
+    return _chain_op(tuple(normalised), n_inputs)
+
+
+@lru_cache(maxsize=256)
+def _chain_op(steps: tuple[tuple[str, int | None], ...], n_inputs: int) -> ElementwiseOp:
+    """The fused op of validated `steps`, made once per step list."""
+    fused = []
+    value = 0  # input 0, then each step's result
+    for j, (name, k) in enumerate(steps):
+        op = elementwise_op(name)
+        fused.append((op.func, (value,) if k is None else (value, k)))
+        value = n_inputs + j
+    name = "chain_" + "_".join(op for op, _ in steps)
+    kernel = fuse_elementwise(name, fused, n_inputs)
+    float_only = any(elementwise_op(op).float_only for op, _ in steps)
+    return ElementwiseOp(name, n_inputs, kernel, float_only=float_only)
 
 
 def chain_program(
@@ -182,7 +196,8 @@ def chain_program(
 ) -> Program:
     """The fused program of a chain over `n_inputs` same-shape contiguous inputs of `dtype`.
 
-    Parameters: `in0 … in{n-1}`, `out`, `n` (u32); launch one lane per element.
+    Parameters: `in0 … in{n-1}`, `out`, `n` (u32), `layout` (u32, unread: pass any u32
+    array); launch one lane per element.
     """
     dt = DType.of(dtype)
     fn = chain_elementwise(steps, n_inputs)
@@ -196,7 +211,7 @@ def chain(
     executor: Executor | None = None,
     out: Any = None,
 ) -> Any:
-    """Apply a chain of elementwise steps (see `chain_elementwise`) in ONE fused program.
+    """Apply a chain of elementwise steps (see `chain_elementwise`) in ONE fused kernel.
 
     `chain([("mul", 1), ("add", 2), ("tanh", None), ("mul", 3)], a, b, c, d)` computes
     `tanh(a * b + c) * d` reading each input and writing the result once.

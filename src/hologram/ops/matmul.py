@@ -7,10 +7,11 @@ with its elementwise launch, when there is no C and alpha is 1). Both take every
 (integers wrap; f16 and bf16 accumulate in f32); inputs are promoted with NumPy's result_type.
 For integer gemm, alpha and beta must be whole numbers.
 
-Programs: the intrinsic's sizes are attributes, so one program is built (and cached) per
-shape. A batch operand whose batch dimensions all broadcast is read with stride 0; one that
-broadcasts only partly (e.g. (2, 1, m, k) against (1, 3, k, n)) is first materialised at the
-full batch shape.
+Kernels: `linalg/matmul` (the MATMUL intrinsic, whose sizes are compile-time constants, so
+one program is built and cached per shape), `linalg/axpby` and `linalg/scale` for gemm's
+epilogue, `convert/cast` to materialise operands. A batch of left operands against one right
+matrix is a single product of the stacked rows ((batch * m) x k times k x n); any other batch
+operand that broadcasts is first materialised at the full batch shape.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import math
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from hologram import kernels
 from hologram.errors import DTypeError, ShapeError
-from hologram.isa.builder import Builder
 from hologram.isa.dtypes import DType
 from hologram.isa.program import Program
 from hologram.ops._broadcast import broadcast_layout, broadcast_shapes
-from hologram.ops._elementwise_program import AXPBY, SCALE, elementwise_launch
+from hologram.ops._elementwise_kernels import axpby_op, elementwise_launch, scale_op
 from hologram.ops._launch import Prepared, once
 from hologram.ops._materialize import materialize
 from hologram.ops._operands import (
@@ -50,44 +51,21 @@ def matmul_program(
     k: int,
     trans_a: bool = False,
     trans_b: bool = False,
-    stride_a: int | None = None,
-    stride_b: int | None = None,
 ) -> Program:
-    """The intrinsic program `c[i] = op(a[i]) @ op(b[i])` for `i < batch` (params a, b, c)."""
-    b = Builder(f"matmul_{dtype}")
-    a_buf, b_buf = b.buffer("a", dtype), b.buffer("b", dtype)
-    c_buf = b.buffer("c", dtype, access="write")
-    b.matmul(
-        a_buf,
-        b_buf,
-        c_buf,
-        batch=batch,
-        m=m,
-        n=n,
-        k=k,
-        trans_a=trans_a,
-        trans_b=trans_b,
-        stride_a=m * k if stride_a is None else stride_a,
-        stride_b=k * n if stride_b is None else stride_b,
-        stride_c=m * n,
+    """The `linalg/matmul` program `c[i] = op(a[i]) @ op(b[i])` for `i < batch` (a, b, c)."""
+    signature = {"a": dtype, "b": dtype, "c": dtype, "m": m, "n": n, "k": k, "batch": batch}
+    return kernels.load("linalg/matmul").specialize(
+        signature, trans_a=bool(trans_a), trans_b=bool(trans_b)
     )
-    return b.build()
 
 
-def _batch_operand(
-    ex: Executor, operand: Operand, batch_shape: tuple[int, ...], dtype: DType
-) -> tuple[Operand, int, Any]:
-    """The operand as `dtype`, its batch stride, and a launch materialising it (or None)."""
+def _packed_shape(operand: Operand, batch_shape: tuple[int, ...], batch: int) -> tuple[int, ...]:
+    """The shape in which `operand` holds `batch` packed matrices: its own when it has them
+    all (or `batch` is 1), else the full batch (a materialised copy)."""
+    if batch == 1 or math.prod(operand.shape[:-2]) == batch:
+        return operand.shape
     matrix = operand.shape[-2:] if len(operand.shape) >= 2 else operand.shape
-    own_batch = math.prod(operand.shape[:-2])
-    if own_batch == math.prod(batch_shape):
-        stride, target = math.prod(matrix), operand.shape
-    elif own_batch == 1:
-        stride, target = 0, operand.shape
-    else:
-        stride, target = math.prod(matrix), (*batch_shape, *matrix)
-    converted, launch = materialize(ex, operand, tuple(target), dtype)
-    return converted, stride, launch
+    return (*batch_shape, *matrix)
 
 
 def prepare_matmul(a: Any, b: Any, executor: Executor | None = None, out: Any = None) -> Prepared:
@@ -115,11 +93,14 @@ def prepare_matmul(a: Any, b: Any, executor: Executor | None = None, out: Any = 
     if k == 0:
         return Prepared(ex, finish=lambda: _zeros(output))
     prepared = Prepared(ex, finish=output.result)
-    oa, stride_a, launch_a = _batch_operand(ex, oa, batch_shape, dtype)
-    ob, stride_b, launch_b = _batch_operand(ex, ob, batch_shape, dtype)
-    prepared.launches += [launch for launch in (launch_a, launch_b) if launch is not None]
     batch = math.prod(batch_shape)
-    program = matmul_program(dtype, batch, m, n, k, False, False, stride_a, stride_b)
+    if batch > 1 and math.prod(oa.shape[:-2]) == batch and math.prod(ob.shape[:-2]) == 1:
+        # A stack of left matrices against one right matrix: one product of all their rows.
+        batch, m = 1, batch * m
+    oa, launch_a = materialize(ex, oa, _packed_shape(oa, batch_shape, batch), dtype)
+    ob, launch_b = materialize(ex, ob, _packed_shape(ob, batch_shape, batch), dtype)
+    prepared.launches += [launch for launch in (launch_a, launch_b) if launch is not None]
+    program = matmul_program(dtype, batch, m, n, k)
     prepared.launches.append(once(program, (oa.arg, ob.arg, output.arg)))
     return prepared
 
@@ -163,11 +144,13 @@ def prepare_gemm(
         if oc is None:
             return Prepared(ex, finish=lambda: _zeros(output))
         layout = broadcast_layout([oc.shape], op, out_shape=(m, n))
-        launch = elementwise_launch(SCALE, [oc.arg], [oc.dtype], output.arg, dtype, layout, (beta,))
+        launch = elementwise_launch(
+            ex, scale_op(), [oc.arg], [oc.dtype], output.arg, dtype, layout, (beta,)
+        )
         prepared.launches.append(launch)
         return prepared
-    oa, _, launch_a = _batch_operand(ex, oa, (), dtype)
-    ob, _, launch_b = _batch_operand(ex, ob, (), dtype)
+    oa, launch_a = materialize(ex, oa, oa.shape, dtype)
+    ob, launch_b = materialize(ex, ob, ob.shape, dtype)
     prepared.launches += [launch for launch in (launch_a, launch_b) if launch is not None]
     program = matmul_program(dtype, 1, m, n, k, bool(trans_a), bool(trans_b))
     prepared.launches.append(once(program, (oa.arg, ob.arg, output.arg)))
@@ -175,13 +158,13 @@ def prepare_gemm(
         layout = broadcast_layout([(m, n), oc.shape], op, out_shape=(m, n))
         in_args, in_dtypes = [output.arg, oc.arg], [dtype, oc.dtype]
         launch = elementwise_launch(
-            AXPBY, in_args, in_dtypes, output.arg, dtype, layout, (alpha, beta)
+            ex, axpby_op(), in_args, in_dtypes, output.arg, dtype, layout, (alpha, beta)
         )
         prepared.launches.append(launch)
     elif alpha != 1:
         layout = broadcast_layout([(m, n)], op)
         launch = elementwise_launch(
-            SCALE, [output.arg], [dtype], output.arg, dtype, layout, (alpha,)
+            ex, scale_op(), [output.arg], [dtype], output.arg, dtype, layout, (alpha,)
         )
         prepared.launches.append(launch)
     return prepared

@@ -1,0 +1,1 @@
+"""Elementwise activation functions: relu, sigmoid, tanh and gelu."""

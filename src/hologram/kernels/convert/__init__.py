@@ -1,0 +1,1 @@
+"""Dtype conversion: copy an array into another dtype and shape."""

@@ -1,0 +1,1 @@
+"""Elementwise math functions of one array: abs, neg, sqrt, exp, log and erf."""

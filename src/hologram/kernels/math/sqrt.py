@@ -1,0 +1,27 @@
+"""sqrt: `out = sqrt(x)` elementwise (see kernels/_elementwise.py)."""
+
+import hologram as hg
+from hologram.kernels._elementwise import FULL, UNARY_FLOAT_SIGNATURES, input_index
+
+
+@hg.func
+def sqrt_value(x):
+    """The square root."""
+    return hg.sqrt(x)
+
+
+@hg.kernel(signatures=UNARY_FLOAT_SIGNATURES)
+def sqrt(
+    x: hg.Array,
+    out: hg.Array,
+    n: hg.uint32,
+    layout: hg.Array[hg.uint32],
+    compute: hg.Const[hg.dtype],
+    x_read: hg.Const[int] = FULL,
+    rank: hg.Const[int] = 0,
+):
+    """out[i] = sqrt(x) for i < n, computed in `compute`."""
+    i = hg.uint32(hg.global_id())
+    if i < n:
+        j = input_index(i, layout, x_read, rank, 0)
+        out[i] = sqrt_value(compute(x[j]))

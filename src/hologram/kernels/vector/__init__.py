@@ -1,0 +1,1 @@
+"""Elementwise kernels of two arrays: arithmetic, minimum, maximum and power."""

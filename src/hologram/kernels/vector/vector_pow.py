@@ -1,0 +1,30 @@
+"""vector_pow: `out = a ** b` elementwise, with broadcasting (see kernels/_elementwise.py)."""
+
+import hologram as hg
+from hologram.kernels._elementwise import BINARY_FLOAT_SIGNATURES, FULL, input_index
+
+
+@hg.func
+def pow_value(a, b):
+    """a ** b (floating-point)."""
+    return a**b
+
+
+@hg.kernel(signatures=BINARY_FLOAT_SIGNATURES)
+def vector_pow(
+    a: hg.Array,
+    b: hg.Array,
+    out: hg.Array,
+    n: hg.uint32,
+    layout: hg.Array[hg.uint32],
+    compute: hg.Const[hg.dtype],
+    a_read: hg.Const[int] = FULL,
+    b_read: hg.Const[int] = FULL,
+    rank: hg.Const[int] = 0,
+):
+    """out[i] = a ** b for i < n, computed in `compute`."""
+    i = hg.uint32(hg.global_id())
+    if i < n:
+        j = input_index(i, layout, a_read, rank, 0)
+        k = input_index(i, layout, b_read, rank, 1)
+        out[i] = pow_value(compute(a[j]), compute(b[k]))
