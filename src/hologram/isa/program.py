@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numpy as np
+
 from hologram.errors import LaunchError
 from hologram.isa.dtypes import DType
 from hologram.isa.opcodes import Op
@@ -231,9 +233,15 @@ class Program:
 
 
 def _dim3(value: int | Iterable[int], what: str) -> tuple[int, int, int]:
-    dims = (value,) if isinstance(value, int) else tuple(value)
-    if not 1 <= len(dims) <= 3 or not all(isinstance(d, int) for d in dims):
+    try:
+        items = (value,) if isinstance(value, (int, np.integer)) else tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise LaunchError(f"{what} must be an int or 1 to 3 ints, got {value!r}") from None
+    if not 1 <= len(items) <= 3 or not all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)) for d in items
+    ):
         raise LaunchError(f"{what} must be an int or 1 to 3 ints, got {value!r}")
+    dims = tuple(int(d) for d in items)
     dims = dims + (1,) * (3 - len(dims))
     if any(d < 1 or d > MAX_GRID_DIM for d in dims):
         raise LaunchError(f"{what} dimensions must be in [1, {MAX_GRID_DIM}], got {value!r}")

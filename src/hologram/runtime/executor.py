@@ -224,6 +224,8 @@ def _host_natives(backend: Backend, program: Program, args: list[Any]) -> list[A
                 return None
         elif kind is ParamKind.SCALAR and type(arg) in (int, float):
             append(arg)
+        elif kind is ParamKind.SCALAR and type(arg) is np_dtype.type:
+            append(arg)  # a NumPy scalar of the parameter's exact type
         else:
             return None
     return natives
