@@ -1,5 +1,6 @@
 """The cpu backend against the reference backend and the corpus oracles, plus its own concerns:
-exact integer and narrow-float rules, lockstep blocks, atomics under threads, the disk cache."""
+exact integer and narrow-float rules, lockstep blocks, atomics under threads, the disk cache.
+Region mode has its own tests in tests/codegen/test_numba_regions.py."""
 
 from __future__ import annotations
 
@@ -303,8 +304,7 @@ def test_barrier_no_lane_reaches_is_skipped_and_exited_lanes_do_not_count(backen
 
 
 # ---------------------------------------------------------------- threads and launch shapes
-def test_atomics_are_exact_across_many_blocks(backend, rng):
-    bins = 7
+def histogram_with_old_values(bins: int):
     b = Builder("histogram_old")
     x = b.buffer("x", "u32")
     counts = b.buffer("counts", "u32", access="readwrite")
@@ -312,13 +312,76 @@ def test_atomics_are_exact_across_many_blocks(backend, rng):
     i = b.global_id()
     bucket = b.ldg(x, i)
     b.stg(olds, i, b.atom("add", counts, bucket, 1, want_old=True))
-    n = 64 * 1024  # enough lanes to use every thread if atomics were not kept on one
+    return b.build()
+
+
+def test_atomics_are_exact_across_many_blocks(backend, rng):
+    bins = 7
+    n = 64 * 1024
     xs = rng.integers(0, bins, n).astype(np.uint32)
     counts_out, olds_out = np.zeros(bins, np.uint32), np.zeros(n, np.uint32)
-    backend.launch(b.build(), LaunchConfig(64, 1024), [xs, counts_out, olds_out])
+    backend.launch(
+        histogram_with_old_values(bins), LaunchConfig(64, 1024), [xs, counts_out, olds_out]
+    )
     assert counts_out.tolist() == np.bincount(xs, minlength=bins).tolist()
-    for k in range(bins):  # each lane saw a distinct old count: 0, 1, ... in lane order
+    for k in range(bins):  # one thread: each lane saw a distinct old count in lane order
         assert olds_out[xs == k].tolist() == list(range(int(counts_out[k])))
+
+
+def test_atomics_on_the_thread_pool_lose_no_update(threaded, rng):
+    bins = 7
+    n = 64 * 1024
+    xs = rng.integers(0, bins, n).astype(np.uint32)
+    program = histogram_with_old_values(bins)
+    before = threaded.stats.parallel_launches
+    for _ in range(3):  # the third launch runs the compare-and-swap variant on the pool
+        counts_out, olds_out = np.zeros(bins, np.uint32), np.zeros(n, np.uint32)
+        threaded.launch(program, LaunchConfig(64, 1024), [xs, counts_out, olds_out])
+        assert counts_out.tolist() == np.bincount(xs, minlength=bins).tolist()
+        for k in range(bins):  # every old count seen once, in whatever order blocks ran
+            assert sorted(olds_out[xs == k].tolist()) == list(range(int(counts_out[k])))
+    if threaded.threads > 1:
+        assert threaded.stats.parallel_launches == before + 1
+
+
+@pytest.mark.slow  # about 8 s of Numba compiles when the kernel cache is cold
+def test_atomics_of_narrow_and_wide_types_on_the_thread_pool(threaded, reference, rng):
+    """8- and 16-bit and narrow-float compare-and-swap loops, in lane and lockstep mode."""
+    dtypes = ("f16", "bf16", "i8", "f64")
+    b = Builder("atomic_widths")
+    inputs = [(b.buffer(f"x_{d}", d), b.buffer(f"y_{d}", d)) for d in dtypes]
+    outputs = [b.buffer(f"acc_{d}", d, access="readwrite") for d in dtypes]
+    i = b.global_id()
+    slots = 64  # 32 adds of 1 or 2 per slot: exact in bfloat16 in any order
+    slot = b.mod(i, slots)
+    with b.range(0, 1):  # a barrier inside a loop: lockstep mode renders the atomics too
+        b.barrier()
+    for (x, y), acc in zip(inputs, outputs, strict=True):
+        b.atom("add", acc, slot, b.ldg(x, i))
+        b.atom("min", acc, b.add(slot, slots), b.ldg(y, i))
+        b.atom("max", acc, b.add(slot, 2 * slots), b.ldg(y, i))
+    program, config = b.build(), LaunchConfig(64, 32)
+    lanes = config.num_blocks * config.lanes_per_block
+    args: list = []
+    for d in dtypes:
+        kind = DType.of(d).numpy
+        small = rng.integers(1, 3, lanes).astype(kind)
+        if DType.of(d).is_float:
+            values = rng.standard_normal(lanes).astype(kind)
+        else:
+            values = rng.integers(-128, 128, lanes).astype(kind)
+        args += [small, values]
+    for d in dtypes:
+        kind = DType.of(d).numpy
+        start = np.zeros(3 * slots, kind)
+        extremes = (np.inf, -np.inf) if DType.of(d).is_float else (127, -128)
+        start[slots : 2 * slots], start[2 * slots :] = extremes
+        args.append(start)
+    before = threaded.stats.parallel_launches
+    for _ in range(3):
+        run_both(threaded, reference, program, config, [a.copy() for a in args])
+    if threaded.threads > 1:
+        assert threaded.stats.parallel_launches == before + 1
 
 
 def test_grid_stride_loop_with_signed_counter_covers_every_element(backend, rng):

@@ -13,6 +13,7 @@ import pytest
 from hologram.codegen import NumbaSource, render_numba
 from hologram.codegen.numba_exprs import literal, memory_dtype, narrow_value
 from hologram.codegen.numba_lane import block_guard
+from hologram.codegen.numba_source import render_mode
 from hologram.isa import Builder, DType, Op
 from programs import CORPUS
 
@@ -41,8 +42,10 @@ def test_every_corpus_program_renders_valid_python(case):
         return
     source = render_numba(program)
     compiles(source, case.name)
-    assert source.mode == ("lockstep" if program.uses_block_features else "lane")
-    assert source.serial == any(inst.op is Op.ATOM for inst in program.instructions)
+    assert source.mode == render_mode(program)
+    assert (source.mode == "lane") == (not program.uses_block_features)
+    assert source.atomics == any(inst.op is Op.ATOM for inst in program.instructions)
+    assert "def kernel_parallel(" in source.text
     assert f"digest {program.digest}" in source.text
 
 
@@ -50,7 +53,7 @@ def test_lane_mode_inlines_the_body_in_the_lane_loop():
     source = render_numba(elementwise_add().build(), runtime_tag="abc")
     compiles(source, "add")
     text = source.text
-    assert source.mode == "lane" and not source.serial
+    assert source.mode == "lane" and not source.atomics
     assert (
         "def kernel(first_block, last_block, gdx, gdy, gdz, bdx, bdy, bdz, a0, a1, a2, s3):" in text
     )
@@ -87,30 +90,39 @@ def test_lockstep_mode_keeps_masks_and_reports_divergence():
     y = b.buffer("y", "f16", access="write")
     tile = b.shared("f16", 64)
     lane = b.sreg("lane_id")
-    b.sts(tile, lane, b.ldg(x, b.global_id()))
-    b.barrier()
+    with b.range(0, 1):  # a barrier inside a loop keeps the program in lockstep mode
+        b.sts(tile, lane, b.ldg(x, b.global_id()))
+        b.barrier()
     total = b.reduce("add", b.lds(tile, lane))
     b.stg(y, b.global_id(), total)
-    source = render_numba(b.build())
+    program = b.build()
+    source = render_numba(program)
     compiles(source, "block_sum")
     text = source.text
     assert source.mode == "lockstep"
     assert "def run_block(bx, by, bz, bdx, bdy, bdz, gdx, gdy, gdz, a0, a1):" in text
     assert "sh0 = np.zeros(64, np.float32)" in text  # float16 lives as float32 in registers
-    assert "return np.int64(5)" in text  # the barrier is instruction 4
+    bar = next(i for i, inst in enumerate(program.instructions) if inst.op is Op.BAR)
+    assert f"return np.int64({bar + 1})" in text
     assert "_rf16(acc" in text and "_f64_to_f16(" in text and "_f16_to_f32(" in text
     # the store to shared memory runs for every lane before the barrier's check
-    assert text.index("sh0[r0[l]] = r2[l]") < text.index("return np.int64(5)")
+    store = next(line for line in text.splitlines() if line.strip().startswith("sh0["))
+    assert text.index(store) < text.index(f"return np.int64({bar + 1})")
 
 
-def test_atomics_make_the_program_serial():
+def test_atomics_get_a_compare_and_swap_variant_for_threads():
     b = Builder("count")
     counts = b.buffer("counts", "u32", access="readwrite")
     b.atom("add", counts, 0, 1)
     source = render_numba(b.build())
     compiles(source, "count")
-    assert source.serial
-    assert "_old0 = a0[_at0]" in source.text
+    text = source.text
+    assert source.atomics
+    one_thread = text[text.index("def kernel(") : text.index("def kernel_atomic(")]
+    threaded = text[text.index("def kernel_atomic(") : text.index("def kernel_parallel(")]
+    assert "_old0 = a0[_at0]" in one_thread and "_cas(" not in one_thread
+    assert "_cas(a0, _at0, _raw0, " in threaded
+    assert "status[chunk] = kernel_atomic(low, high" in text
 
 
 def test_signed_indices_are_taken_as_unsigned_bits():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
@@ -63,6 +64,44 @@ fma32 = intrinsic(_fused(types.float32, "llvm.fma"))
 fma32.__doc__ = "a * b + c for float32 with a single rounding."
 fma64 = intrinsic(_fused(types.float64, "llvm.fma"))
 fma64.__doc__ = "a * b + c for float64 with a single rounding."
+
+
+# ---------------------------------------------------------------- atomics
+@intrinsic
+def compare_and_swap(typingctx, array, index, expected, desired):  # noqa: ARG001
+    """Atomically: if `array[index]` has the bits of `expected`, store `desired` there.
+
+    Returns (swapped, the value found). Values are compared as bits, so NaNs match themselves.
+    `array` is a 1-D array of any numeric type; `expected` and `desired` are cast to it.
+    """
+    if not isinstance(array, types.Array) or array.ndim != 1:
+        return None
+    if not isinstance(array.dtype, (types.Integer, types.Float)):
+        return None
+    if not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        data = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(
+            context, builder, array_type, data, [args[1]], wraparound=False
+        )
+        element = context.get_data_type(array_type.dtype)
+        bits = ir.IntType(context.get_abi_sizeof(element) * 8)
+        old, new = (
+            builder.bitcast(context.cast(builder, v, t, array_type.dtype), bits)
+            for v, t in zip(args[2:], signature.args[2:], strict=True)
+        )
+        pair = builder.cmpxchg(
+            builder.bitcast(pointer, bits.as_pointer()), old, new, "seq_cst", "seq_cst"
+        )
+        found = builder.bitcast(builder.extract_value(pair, 0), element)
+        swapped = builder.extract_value(pair, 1)
+        return context.make_tuple(builder, signature.return_type, [swapped, found])
+
+    result = types.Tuple((types.boolean, array.dtype))
+    return result(array, index, expected, desired), codegen
 
 
 # ---------------------------------------------------------------- float16 and bfloat16

@@ -13,7 +13,10 @@ fastest time per lane seen says it would take at least `min_parallel_seconds` on
 Only then is the parallel entry compiled (once, and cached on disk). A parallel launch slower
 than the one-thread estimate (other processes own the cores) sends the kernel back to one
 thread for a number of launches that doubles each time.
-Programs with atomics always run on one thread, which makes their read-modify-writes atomic.
+Atomics: the one-thread entry updates memory with plain read-modify-writes (atomic when one
+thread runs every block; old values come back in lane order, as in the reference); the
+parallel entry of a program with atomics runs a variant whose atomics are compare-and-swap
+loops.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ class NativeKernel:
     """A compiled program: its Numba entry points and where its source lives."""
 
     function: Any
-    parallel: Any  # the prange entry, compiled on first use; None for serial programs
+    parallel: Any  # the prange entry, compiled on first use
     source: NumbaSource
     path: Path
     timing: _Timing = field(default_factory=_Timing)
@@ -134,8 +137,7 @@ class CpuBackend(HostBackend):
         module = _import_source(program.digest, path)
         function = getattr(module, source.entry)
         self._compile_native(program, function, path, kernel_signature(program))
-        parallel = None if source.serial else getattr(module, PARALLEL_ENTRY)
-        return NativeKernel(function, parallel, source, path)
+        return NativeKernel(function, getattr(module, PARALLEL_ENTRY), source, path)
 
     def _compile_native(
         self, program: Program, function: Any, path: Path, signature: tuple
@@ -207,7 +209,7 @@ class CpuBackend(HostBackend):
 
     def _wants_parallel(self, kernel: NativeKernel, blocks: int, lanes: int) -> bool:
         timing = kernel.timing
-        if kernel.parallel is None or self.threads < 2 or blocks < 2:
+        if self.threads < 2 or blocks < 2:
             return False
         if timing.serial_runs < 2 or timing.seconds_per_lane is None:
             # Measure two launches on one thread first: the first also pays for page faults.

@@ -39,6 +39,7 @@ RUNTIME_IMPORTS: dict[str, dict[str, str]] = {
         "_f2u": "float_to_unsigned",
         "_fma32": "fma32",
         "_fma64": "fma64",
+        "_cas": "compare_and_swap",
     },
     "hologram.backends._cpu_math": {
         "_exp32": "exp_f32",
@@ -156,14 +157,18 @@ def wrap(dtype: DType, expr: str) -> str:
     return f"{_NUMPY_NAMES[dtype]}({expr})"
 
 
+def decode(dtype: DType, raw: str) -> str:
+    """A value in the memory representation of `dtype` as a register value."""
+    if dtype is DType.F16:
+        return f"_f16_to_f32({raw})"
+    if dtype is DType.BF16:
+        return f"_bf16_to_f32({raw})"
+    return raw
+
+
 def load(dtype: DType, array: str, index: str) -> str:
     """Element `index` of a global buffer or pool as a register value."""
-    element = f"{array}[{index}]"
-    if dtype is DType.F16:
-        return f"_f16_to_f32({element})"
-    if dtype is DType.BF16:
-        return f"_bf16_to_f32({element})"
-    return element
+    return decode(dtype, f"{array}[{index}]")
 
 
 def encode(dtype: DType, value: str) -> str:
@@ -401,10 +406,12 @@ _GEOMETRY = {
 
 
 # ---------------------------------------------------------------- memory instructions
-def memory_lines(inst: Instruction, ops: Operands, tag: str) -> list[str]:
+def memory_lines(inst: Instruction, ops: Operands, tag: str, atomic: bool = False) -> list[str]:
     """Statements for one lane of LDG/STG/LDS/STS/POOL_LD/POOL_ST/ATOM.
 
     `tag` makes temporaries unique to this instruction, so that Numba types each one once.
+    `atomic`: ATOM becomes a compare-and-swap loop that is atomic across threads; otherwise a
+    plain read-modify-write, atomic only while one thread runs the launch's blocks.
     """
     op, dtype = inst.op, inst.dtype
     assert dtype is not None
@@ -422,8 +429,7 @@ def memory_lines(inst: Instruction, ops: Operands, tag: str) -> list[str]:
     stored = ops.value(inst.srcs[2])
     if op in (Op.STG, Op.STS, Op.POOL_ST):
         return [f"{array}[{index}] = {stored if shared else encode(dtype, stored)}"]
-    # ATOM: blocks and lanes run one at a time, so a plain read-modify-write is atomic.
-    at, old = f"_at{tag}", f"_old{tag}"
+    at, old, raw = f"_at{tag}", f"_old{tag}", f"_raw{tag}"
     kind = str(inst.attr("op"))
     if kind == "add":
         new = wrap(dtype, f"{old} + {stored}")
@@ -431,8 +437,22 @@ def memory_lines(inst: Instruction, ops: Operands, tag: str) -> list[str]:
         new = minmax(dtype, old, stored, kind == "min")
     else:
         new = stored
-    lines = [f"{at} = {index}", f"{old} = {load(dtype, array, at)}"]
-    lines.append(f"{array}[{at}] = {encode(dtype, new)}")
+    if atomic:
+        # Retry with the value the swap found until no other thread wrote in between; the
+        # swap compares bits, so a NaN in memory does not loop forever.
+        lines = [
+            f"{at} = {index}",
+            f"{raw} = {array}[{at}]",
+            "while True:",
+            f"    {old} = {decode(dtype, raw)}",
+            f"    _ok{tag}, _seen{tag} = _cas({array}, {at}, {raw}, {encode(dtype, new)})",
+            f"    if _ok{tag}:",
+            "        break",
+            f"    {raw} = _seen{tag}",
+        ]
+    else:
+        lines = [f"{at} = {index}", f"{old} = {load(dtype, array, at)}"]
+        lines.append(f"{array}[{at}] = {encode(dtype, new)}")
     if inst.dst is not None:
         lines.append(f"{ops.register(inst.dst)} = {old}")
     return lines

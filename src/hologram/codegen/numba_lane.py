@@ -13,6 +13,7 @@ LLVM vectorises with plain loads and stores instead of masked ones.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hologram.codegen.numba_exprs import Lines, Operands, literal, memory_lines, value_expr
@@ -100,32 +101,36 @@ def _guard_condition(
     return f"{last} <= {U32_MAX} and {last} {op} np.int64({ops.value(bound)})"
 
 
-def render_lane_body(program: Program, out: Lines, taken_if: int | None = None) -> None:
+def render_lane_body(
+    program: Program, out: Lines, taken_if: int | None = None, atomic: bool = False
+) -> None:
     """Append one lane's code (zeroed registers, then the instructions) at `out.indent`.
 
     `taken_if`: the index of an IF to render as always taken (see `block_guard`).
+    `atomic`: render ATOM as a hardware compare-and-swap loop (blocks run on several threads).
     """
     ops = Operands(program)
     for index, dtype in enumerate(program.registers):
         out.add(f"r{index} = {literal(0, dtype)}")
     for index in range(program.predicates):
         out.add(f"p{index} = False")
-    exits_from_loop = _exits_from_loop(program)
+    exits_from_loop = exits_from_a_loop(program.instructions)
     has_exit = any(inst.op is Op.EXIT for inst in program.instructions)
     if exits_from_loop:
         out.add("_exit = False")
     if has_exit:
         out.add("while True:")
         out.indent += 1
-    _LaneWalker(program, ops, out, exits_from_loop, taken_if).run()
+    LaneWalker(program, ops, out, exits_from_loop, taken_if, atomic).run()
     if has_exit:
         out.add("break")
         out.indent -= 1
 
 
-def _exits_from_loop(program: Program) -> bool:
+def exits_from_a_loop(instructions: Sequence[Instruction]) -> bool:
+    """True when an EXIT among `instructions` sits inside one of their LOOPs."""
     depth = 0
-    for inst in program.instructions:
+    for inst in instructions:
         if inst.op is Op.LOOP:
             depth += 1
         elif inst.op is Op.ENDLOOP:
@@ -135,8 +140,11 @@ def _exits_from_loop(program: Program) -> bool:
     return False
 
 
-class _LaneWalker:
-    """Emits instructions in order, opening and closing Python blocks at control markers."""
+class LaneWalker:
+    """Emits instructions in order, opening and closing Python blocks at control markers.
+
+    Region mode subclasses it: `exit_lines` and `break_lines` say what EXIT and BREAK become.
+    """
 
     def __init__(
         self,
@@ -144,18 +152,35 @@ class _LaneWalker:
         ops: Operands,
         out: Lines,
         exits_from_loop: bool,
-        taken_if: int | None,
+        taken_if: int | None = None,
+        atomic: bool = False,
     ):
         self.program = program
         self.taken_if = taken_if
         self.ops = ops
         self.out = out
         self.exits_from_loop = exits_from_loop
+        self.atomic = atomic
         self.open: list[list] = []  # [opener op, line count where the current block began]
 
-    def run(self) -> None:
-        for index, inst in enumerate(self.program.instructions):
-            self.step(index, inst)
+    def run(self, first: int = 0, stop: int | None = None) -> None:
+        """Emit instructions `first` up to (not including) `stop`, all by default."""
+        instructions = self.program.instructions
+        stop = len(instructions) if stop is None else stop
+        for index in range(first, stop):
+            self.step(index, instructions[index])
+
+    def in_loop(self) -> bool:
+        """True inside an ISA loop opened by this walker."""
+        return any(entry[0] is Op.LOOP for entry in self.open)
+
+    def exit_lines(self) -> list[str]:
+        """What EXIT becomes: leave the one-pass wrapper, flagging enclosing loops to re-break."""
+        return ["_exit = True", "break"] if self.in_loop() else ["break"]
+
+    def break_lines(self) -> list[str]:
+        """What BREAK becomes."""
+        return ["break"]
 
     def begin_block(self, header: str, opener: Op) -> None:
         self.out.add(header)
@@ -189,18 +214,16 @@ class _LaneWalker:
             if self.exits_from_loop:
                 out.add("if _exit:", "    break")
         elif op is Op.BREAK:
-            out.add("break")
+            out.add(*self.break_lines())
         elif op is Op.CONTINUE:
             out.add("continue")
         elif op is Op.EXIT:
-            if any(entry[0] is Op.LOOP for entry in self.open):
-                out.add("_exit = True")
-            out.add("break")
+            out.add(*self.exit_lines())
         elif op is Op.FENCE:
             pass  # one lane runs at a time, in program order: its writes are already ordered
         elif op in _MEMORY_OPS:
-            out.add(*memory_lines(inst, self.ops, str(index)))
+            out.add(*memory_lines(inst, self.ops, str(index), self.atomic))
         elif op in (Op.BAR, Op.REDUCE):
-            raise ValueError(f"{op.value} needs lockstep mode (instruction {index})")
+            raise ValueError(f"{op.value} needs lockstep or region mode (instruction {index})")
         else:
             out.add(f"{self.ops.register(inst.dst)} = {value_expr(inst, self.ops)}")

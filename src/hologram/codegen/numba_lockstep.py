@@ -20,6 +20,8 @@ instruction runs over all lanes before the next begins.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from hologram.codegen.numba_exprs import (
@@ -47,8 +49,13 @@ _CONTROL = frozenset(
 )
 
 
-def render_block_function(program: Program, name: str, params: str, out: Lines) -> None:
-    """Append `def name(<BLOCK_ARGS>, params)` that runs one block and returns its status."""
+def render_block_function(
+    program: Program, name: str, params: str, out: Lines, atomic: bool = False
+) -> None:
+    """Append `def name(<BLOCK_ARGS>, params)` that runs one block and returns its status.
+
+    `atomic`: atomics are compare-and-swap loops, for blocks that run on several threads.
+    """
     out.add(f"def {name}({BLOCK_ARGS}{', ' if params else ''}{params}):")
     out.indent += 1
     out.add(
@@ -67,7 +74,7 @@ def render_block_function(program: Program, name: str, params: str, out: Lines) 
             out.add(f"sv{index} = np.empty(nl, np.bool_)", f"el{index} = np.empty(nl, np.bool_)")
         elif inst.op is Op.LOOP:
             out.add(*(f"{m}{index} = np.empty(nl, np.bool_)" for m in ("ent", "brk", "cnt")))
-    _LockstepWalker(program, out).run()
+    _LockstepWalker(program, out, atomic).run()
     out.add("return np.int64(0)")
     out.indent -= 1
 
@@ -75,8 +82,9 @@ def render_block_function(program: Program, name: str, params: str, out: Lines) 
 class _LockstepWalker:
     """Emits mask bookkeeping at control markers and fused lane loops for everything else."""
 
-    def __init__(self, program: Program, out: Lines):
+    def __init__(self, program: Program, out: Lines, atomic: bool):
         self.program = program
+        self.atomic = atomic
         self.out = out
         self.ops = Operands(program, LANE)
         self.pending: list[str] = []  # lane statements of the current fused loop
@@ -120,7 +128,7 @@ class _LockstepWalker:
             return
         self.flush()
         if op in _STORES:
-            self.lane_loop(*memory_lines(inst, self.ops, str(index)))
+            self.lane_loop(*memory_lines(inst, self.ops, str(index), self.atomic))
         elif op is Op.REDUCE:
             self.reduce(index, inst)
         else:
@@ -194,25 +202,42 @@ class _LockstepWalker:
 
     def reduce(self, index: int, inst: Instruction) -> None:
         dtype: DType = inst.dtype  # type: ignore[assignment]
-        kind = str(inst.attr("op"))
-        acc, value = f"acc{index}", self.ops.value(inst.srcs[0])
-        # Floats accumulate sums and products in float64 and round once at the end.
-        wide = DType.F64 if dtype.is_float and kind in ("add", "mul") else dtype
+        acc = f"acc{index}"
+        terms = reduction_terms(dtype, str(inst.attr("op")), acc, self.ops.value(inst.srcs[0]))
         self.check_converged(index)
-        if kind in ("add", "mul"):
-            start = literal(0 if kind == "add" else 1, wide)
-            sign = "+" if kind == "add" else "*"
-            operand = f"np.float64({value})" if wide is not dtype else value
-            combine = f"{acc} {sign} {operand}"
-            combine = combine if wide is DType.F64 else wrap(dtype, combine)
-            result = wrap(dtype, acc) if wide is not dtype else acc
-        else:
-            start = _extreme(dtype, largest=kind == "min")
-            combine = minmax(dtype, acc, value, kind == "min")
-            result = acc
-        self.out.add(f"{acc} = {start}")
-        self.lane_loop(f"{acc} = {combine}")
-        self.lane_loop(f"{self.ops.register(inst.dst)} = {result}")  # type: ignore[arg-type]
+        self.out.add(f"{acc} = {terms.start}")
+        self.lane_loop(f"{acc} = {terms.combine}")
+        self.lane_loop(f"{self.ops.register(inst.dst)} = {terms.result}")  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ReductionTerms:
+    """A block reduction as source: `acc = start`, `acc = combine` per lane, then `result`."""
+
+    start: str
+    combine: str
+    result: str
+
+
+def reduction_terms(dtype: DType, kind: str, acc: str, value: str) -> ReductionTerms:
+    """The terms of REDUCE `kind` (add, mul, min, max) of `value` over lanes into `acc`.
+
+    Float sums and products accumulate in float64 and round once at the end; integers wrap
+    after every step, so the result is the exact sum modulo 2**bits in any lane order.
+    """
+    wide = DType.F64 if dtype.is_float and kind in ("add", "mul") else dtype
+    if kind in ("add", "mul"):
+        start = literal(0 if kind == "add" else 1, wide)
+        sign = "+" if kind == "add" else "*"
+        operand = f"np.float64({value})" if wide is not dtype else value
+        combine = f"{acc} {sign} {operand}"
+        combine = combine if wide is DType.F64 else wrap(dtype, combine)
+        result = wrap(dtype, acc) if wide is not dtype else acc
+    else:
+        start = _extreme(dtype, largest=kind == "min")
+        combine = minmax(dtype, acc, value, kind == "min")
+        result = acc
+    return ReductionTerms(start, combine, result)
 
 
 def _extreme(dtype: DType, largest: bool) -> str:

@@ -10,13 +10,15 @@ barrier or block reduction that some lane did not reach. Arguments: buffers and 
 arrays of `memory_dtype(param.dtype)` (float16 and bfloat16 as their uint16 bits), scalars as
 NumPy scalars of their type (float16 and bfloat16 as float32).
 
-Programs without atomics also get `kernel_parallel(chunks, <the same arguments>)`, which splits
-the block range over Numba's thread pool (`prange`); it is compiled only when first called.
-Programs with atomics must run their blocks one after another (`NumbaSource.serial`): the
-kernel updates memory with plain read-modify-writes.
+Every program also gets `kernel_parallel(chunks, <the same arguments>)`, which splits the block
+range over Numba's thread pool (`prange`); it is compiled only when first called. Programs with
+atomics get a second block loop, `kernel_atomic`, that the parallel entry calls: its atomics
+are compare-and-swap loops, while `kernel` keeps plain read-modify-writes, which are atomic
+while one thread runs the blocks and apply in lane order, as in the reference.
 
-Two strategies (see `numba_lane` and `numba_lockstep`): lane mode when lanes never interact,
-lockstep mode otherwise.
+Three strategies: lane mode (`numba_lane`) when lanes never interact; region mode
+(`numba_regions`) when they do, but every barrier and block reduction sits at the top level;
+lockstep mode (`numba_lockstep`) otherwise.
 """
 
 from __future__ import annotations
@@ -30,28 +32,43 @@ from hologram.codegen.numba_exprs import (
 )
 from hologram.codegen.numba_lane import block_guard, render_lane_body
 from hologram.codegen.numba_lockstep import BLOCK_ARGS, render_block_function
+from hologram.codegen.numba_regions import (
+    RegionPlan,
+    plan_regions,
+    region_mode_applies,
+    render_region_block,
+    render_region_setup,
+)
 from hologram.isa.opcodes import Op
 from hologram.isa.program import Program
 
-RENDERER_VERSION = 2
+RENDERER_VERSION = 3
 """Bump when the generated code or the way the backend imports it changes: it is written into
 every module's header, so the source files change and Numba's cache, keyed on them, starts over."""
 
 ENTRY = "kernel"
 LAUNCH_ARGS = "first_block, last_block, gdx, gdy, gdz, bdx, bdy, bdz"
 PARALLEL_ENTRY = "kernel_parallel"
+ATOMIC_ENTRY = "kernel_atomic"
 JIT_DECORATOR = '@njit(cache=True, nogil=True, error_model="numpy")'
 PARALLEL_DECORATOR = '@njit(cache=True, parallel=True, error_model="numpy")'
 
 
 @dataclass(frozen=True)
 class NumbaSource:
-    """A rendered module: its text, the strategy used, and how it must be launched."""
+    """A rendered module: its text, the strategy used, and whether it has atomics."""
 
     text: str
-    mode: str  # "lane" or "lockstep"
-    serial: bool  # True: run all blocks in one call (the program uses atomics)
+    mode: str  # "lane", "regions" or "lockstep"
+    atomics: bool  # True: `kernel_parallel` runs `kernel_atomic`, not `kernel`
     entry: str = ENTRY
+
+
+def render_mode(program: Program) -> str:
+    """The strategy `render_numba` uses for `program`: lane, regions or lockstep."""
+    if not program.uses_block_features:
+        return "lane"
+    return "regions" if region_mode_applies(program) else "lockstep"
 
 
 def render_numba(program: Program, runtime_tag: str = "") -> NumbaSource:
@@ -62,18 +79,40 @@ def render_numba(program: Program, runtime_tag: str = "") -> NumbaSource:
     """
     if program.is_intrinsic:
         raise ValueError(f"program {program.name!r} is intrinsic: it has no per-lane code")
-    lockstep = program.uses_block_features
-    serial = any(inst.op is Op.ATOM for inst in program.instructions)
+    mode = render_mode(program)
+    atomics = any(inst.op is Op.ATOM for inst in program.instructions)
     out = Lines()
-    _header(program, runtime_tag, lockstep, out)
+    _header(program, runtime_tag, mode, out)
     params = ", ".join(param_name(program, i) for i in range(len(program.params)))
-    if lockstep:
-        out.add(JIT_DECORATOR)
-        render_block_function(program, "run_block", params, out)
+    plan = plan_regions(program) if mode == "regions" else None
+    _block_loop(program, mode, plan, ENTRY, params, False, out)
+    if atomics:
         out.add("", "")
-    out.add(JIT_DECORATOR)
-    out.add(f"def {ENTRY}({LAUNCH_ARGS}{', ' if params else ''}{params}):")
+        _block_loop(program, mode, plan, ATOMIC_ENTRY, params, True, out)
+    _parallel_entry(ATOMIC_ENTRY if atomics else ENTRY, params, out)
+    return NumbaSource(out.text(), mode, atomics)
+
+
+def _block_loop(
+    program: Program,
+    mode: str,
+    plan: RegionPlan | None,
+    name: str,
+    params: str,
+    atomic: bool,
+    out: Lines,
+) -> None:
+    """`def name(<LAUNCH_ARGS>, params)`: run blocks first_block <= b < last_block."""
+    comma = ", " if params else ""
+    runner = f"run_block{'_atomic' if atomic else ''}"
+    if mode == "lockstep":
+        out.add(JIT_DECORATOR)
+        render_block_function(program, runner, params, out, atomic)
+        out.add("", "")
+    out.add(JIT_DECORATOR, f"def {name}({LAUNCH_ARGS}{comma}{params}):")
     out.indent += 1
+    if plan is not None:
+        render_region_setup(plan, out)
     out.add(
         "for blk in range(first_block, last_block):",
         "    bx = blk % gdx",
@@ -82,32 +121,32 @@ def render_numba(program: Program, runtime_tag: str = "") -> NumbaSource:
         "    bz = byz // gdy",
     )
     out.indent += 1
-    if lockstep:
-        out.add(f"status = run_block({BLOCK_ARGS}{', ' if params else ''}{params})")
+    if mode == "lockstep":
+        out.add(f"status = {runner}({BLOCK_ARGS}{comma}{params})")
         out.add("if status != 0:", "    return status")
+    elif plan is not None:
+        render_region_block(plan, out, atomic)
     else:
         guard = block_guard(program)
         if guard is None:
-            _lane_loops(program, out, None)
+            _lane_loops(program, out, None, atomic)
         else:
             out.add(f"if {guard.condition}:")
             out.indent += 1
-            _lane_loops(program, out, guard.if_index)
+            _lane_loops(program, out, guard.if_index, atomic)
             out.indent -= 1
             out.add("else:")
             out.indent += 1
-            _lane_loops(program, out, None)
+            _lane_loops(program, out, None, atomic)
             out.indent -= 1
     out.indent -= 1
     out.add("return np.int64(0)")
-    if not serial:
-        _parallel_entry(params, out)
-    return NumbaSource(out.text(), "lockstep" if lockstep else "lane", serial)
+    out.indent -= 1
 
 
-def _parallel_entry(params: str, out: Lines) -> None:
+def _parallel_entry(entry: str, params: str, out: Lines) -> None:
     """`kernel_parallel(chunks, <kernel's arguments>)`: the block range cut into `chunks`
-    pieces run by Numba's thread pool; returns the first non-zero status."""
+    pieces, each run by `entry` on Numba's thread pool; returns the first non-zero status."""
     args = f"{LAUNCH_ARGS.split(', ', 2)[2]}{', ' if params else ''}{params}"
     out.indent = 0
     out.add(
@@ -120,7 +159,7 @@ def _parallel_entry(params: str, out: Lines) -> None:
         "    for chunk in prange(chunks):",
         "        low = first_block + span * chunk // chunks",
         "        high = first_block + span * (chunk + 1) // chunks",
-        f"        status[chunk] = {ENTRY}(low, high, {args})",
+        f"        status[chunk] = {entry}(low, high, {args})",
         "    for chunk in range(chunks):",
         "        if status[chunk] != 0:",
         "            return status[chunk]",
@@ -128,15 +167,14 @@ def _parallel_entry(params: str, out: Lines) -> None:
     )
 
 
-def _lane_loops(program: Program, out: Lines, taken_if: int | None) -> None:
+def _lane_loops(program: Program, out: Lines, taken_if: int | None, atomic: bool) -> None:
     out.add("for lz in range(bdz):", "    for ly in range(bdy):", "        for lx in range(bdx):")
     out.indent += 3
-    render_lane_body(program, out, taken_if)
+    render_lane_body(program, out, taken_if, atomic)
     out.indent -= 3
 
 
-def _header(program: Program, runtime_tag: str, lockstep: bool, out: Lines) -> None:
-    mode = "lockstep" if lockstep else "lane"
+def _header(program: Program, runtime_tag: str, mode: str, out: Lines) -> None:
     out.add(
         f'"""cpu kernel for ISA program {program.name!r}, generated by hologram: do not edit."""',
         f"# digest {program.digest}, renderer {RENDERER_VERSION}, runtime {runtime_tag or '-'}",
