@@ -17,10 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hologram.codegen.numba_exprs import Lines, Operands, literal, memory_lines, value_expr
+from hologram.isa.dtypes import DType
 from hologram.isa.opcodes import Op
 from hologram.isa.program import Arg, Imm, Instruction, Pred, Program, Reg
 
 U32_MAX = 2**32 - 1
+I32_MAX = 2**31 - 1
+_INDEX_TYPES = frozenset({DType.I32, DType.U32, DType.I64, DType.U64})
 
 _MEMORY_OPS = frozenset({Op.LDG, Op.STG, Op.LDS, Op.STS, Op.POOL_LD, Op.POOL_ST, Op.ATOM})
 
@@ -88,17 +91,67 @@ def _guard_condition(
         lane_side, bound = setp.srcs
     else:
         return None
-    if not isinstance(lane_side, Reg) or not isinstance(bound, (Imm, Arg)):
+    if setp.dtype not in _INDEX_TYPES:
         return None
-    found = _single_top_level_write(program, lane_side, setp_index, writes)
-    if found is None or found[1].op is not Op.SREG:
+    source = _bound_source(program, bound, setp_index, writes)
+    limit = _lane_limit(program, lane_side, setp_index, writes)
+    if limit is None or source is None:
         return None
-    sreg = found[1]
-    if sreg.attr("sreg") != "global_id" or sreg.attr("axis") != 0:
-        return None
+    bound, cap = source
+    if setp.dtype is DType.I32:
+        limit = min(limit, I32_MAX)
     last = "(bx * bdx + bdx - 1)"
     op = "<" if cmp == "lt" else "<="
-    return f"{last} <= {U32_MAX} and {last} {op} np.int64({ops.value(bound)})"
+    value = f"np.int64({ops.value(bound)})"
+    # A converted bound keeps its value only within every type it passed through.
+    kept = f" and 0 <= {value} <= {cap}" if cap is not None else ""
+    return f"{last} <= {limit}{kept} and {last} {op} {value}"
+
+
+def _bound_source(
+    program: Program, bound: object, before: int, writes: dict
+) -> tuple[Imm | Arg, int | None] | None:
+    """The argument or immediate a guard bound is, possibly through single top-level
+    `mov`/`cvt` steps (the kernel language compares `i < n` as `i32` with `cvt.i32` of `n`),
+    and the largest value those steps keep intact (None: no steps)."""
+    cap: int | None = None
+    while not isinstance(bound, (Imm, Arg)):
+        if not isinstance(bound, Reg):
+            return None
+        found = _single_top_level_write(program, bound, before, writes)
+        if found is None:
+            return None
+        before, inst = found
+        if inst.op not in (Op.MOV, Op.CVT) or inst.dtype not in _INDEX_TYPES:
+            return None
+        type_max = 2 ** (inst.dtype.itemsize * 8 - (1 if inst.dtype.is_signed else 0)) - 1
+        cap = type_max if cap is None else min(cap, type_max)
+        bound = inst.srcs[0]
+    return bound, cap
+
+
+def _lane_limit(program: Program, value: object, before: int, writes: dict) -> int | None:
+    """The largest global_id.x for which `value` equals it, if `value` is global_id.x itself or
+    a chain of single top-level `mov`/`cvt` (to 32- or 64-bit integers) of it; else None.
+
+    The kernel language writes `i = hg.uint32(hg.global_id())` as sreg, cvt.i32, cvt.u32, mov:
+    every step keeps the value while it stays below 2**31."""
+    limit = U32_MAX
+    while True:
+        if not isinstance(value, Reg):
+            return None
+        found = _single_top_level_write(program, value, before, writes)
+        if found is None:
+            return None
+        before, inst = found
+        if inst.op is Op.SREG:
+            ok = inst.attr("sreg") == "global_id" and inst.attr("axis") == 0
+            return limit if ok else None
+        if inst.op not in (Op.MOV, Op.CVT) or inst.dtype not in _INDEX_TYPES:
+            return None
+        if inst.dtype is DType.I32:
+            limit = min(limit, I32_MAX)
+        value = inst.srcs[0]
 
 
 def render_lane_body(

@@ -42,7 +42,7 @@ from hologram.codegen.numba_regions import (
 from hologram.isa.opcodes import Op
 from hologram.isa.program import Program
 
-RENDERER_VERSION = 3
+RENDERER_VERSION = 4
 """Bump when the generated code or the way the backend imports it changes: it is written into
 every module's header, so the source files change and Numba's cache, keyed on them, starts over."""
 

@@ -18,28 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from hologram.dsl import ir
-from hologram.dsl.builtins import PYTHON_ALIASES, Builtin
+from hologram.dsl.frontend_exprs import BINOPS, OPERATOR_HINT, ExprFrontend
 from hologram.dsl.types import (
     ArrayType,
     ConstType,
     DTypeMarker,
     GenericScalar,
-    ScalarType,
     resolve_dtype,
 )
 from hologram.errors import DTypeError, KernelSyntaxError
-from hologram.isa.dtypes import DType
 
 Node = dict[str, Any]
 
-_BINOPS = {
-    ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
-    ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow", ast.BitAnd: "and",
-    ast.BitOr: "or", ast.BitXor: "xor", ast.LShift: "lshift", ast.RShift: "rshift",
-}  # fmt: skip
-_UNOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Not: "not", ast.Invert: "invert"}
-_CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
-_PY_CASTS = {id(float): DType.F32, id(int): DType.I32, id(bool): DType.BOOL}
 
 _UNSUPPORTED_HINTS: dict[type, str] = {
     ast.Try: "kernels cannot catch errors; check conditions with `if` instead",
@@ -71,7 +61,7 @@ _UNSUPPORTED_HINTS: dict[type, str] = {
 }
 
 
-class Frontend:
+class Frontend(ExprFrontend):
     """Translates one Python function (a kernel or a func) into IR parts."""
 
     def __init__(self, fn: Callable[..., Any], kind: str):
@@ -88,23 +78,36 @@ class Frontend:
         dedented = textwrap.dedent(source)
         self.indent = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
         self.first_line = first
-        tree = ast.parse(dedented)
+        self.source_lines = dedented.splitlines()
+        try:
+            tree = ast.parse(dedented)
+        except SyntaxError as exc:
+            # A lambda or a definition whose source lines do not parse on their own.
+            message = f"cannot parse the source of {fn.__qualname__}: {exc.msg}"
+            raise KernelSyntaxError(message, self.file, first, hint="define it with def") from None
         node = tree.body[0]
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             raise KernelSyntaxError("expected a function definition", self.file, first)
         self.node = node
         self.funcs: list[Any] = []  # the Func objects this function calls
+        self.calls: list[tuple[Any, int, int]] = []  # (Func, line, col) of every func call
         self.locals: set[str] = set()
         self.param_names: list[str] = []
         self.closure = _closure_values(fn)
 
     # ------------------------------------------------------------ positions and errors
     def where(self, node: ast.AST) -> dict[str, int]:
-        line = getattr(node, "lineno", 1) + self.first_line - 1
-        col = getattr(node, "col_offset", 0) + self.indent + 1
-        return {"line": line, "col": col}
+        """The 1-based line and column of `node` in its file."""
+        lineno = getattr(node, "lineno", 1)
+        offset = getattr(node, "col_offset", 0)
+        if 0 < lineno <= len(self.source_lines):
+            # col_offset counts UTF-8 bytes; editors count characters.
+            text = self.source_lines[lineno - 1].encode()[:offset]
+            offset = len(text.decode(errors="replace"))
+        return {"line": lineno + self.first_line - 1, "col": offset + self.indent + 1}
 
     def error(self, node: ast.AST, message: str, hint: str | None = None) -> KernelSyntaxError:
+        """A KernelSyntaxError at `node`."""
         pos = self.where(node)
         return KernelSyntaxError(message, self.file, pos["line"], pos["col"], hint)
 
@@ -115,9 +118,14 @@ class Frontend:
         if isinstance(node, ast.AsyncFunctionDef):
             raise self.error(node, "kernels cannot be async", "drop `async`")
         args = node.args
-        if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
-            raise self.error(node, "kernels take plain positional parameters only",
-                             "list every parameter by name")  # fmt: skip
+        special = [args.vararg, args.kwarg, *args.kwonlyargs, *args.posonlyargs]
+        for arg in special:
+            if arg is not None:
+                raise self.error(arg, f"{self.kind}s take plain positional parameters only",
+                                 "list every parameter by name")  # fmt: skip
+        if self.kind == "func" and args.defaults:
+            raise self.error(args.defaults[0], "func parameters cannot have defaults",
+                             "pass every argument at each call")  # fmt: skip
         defaults = [None] * (len(args.args) - len(args.defaults)) + list(args.defaults)
         params = [self.param(a, d) for a, d in zip(args.args, defaults, strict=True)]
         self.param_names = [p["name"] for p in params]
@@ -128,6 +136,7 @@ class Frontend:
         return params, self.block(body)
 
     def param(self, arg: ast.arg, default: ast.expr | None) -> Node:
+        """The IR of one parameter (a func's parameters are names only)."""
         name = arg.arg
         if self.kind == "func":
             return {"name": name}
@@ -157,7 +166,11 @@ class Frontend:
         return param
 
     def constant_default(self, node: ast.expr) -> Any:
-        value = self.static_value(node)
+        """A Const default in IR form: a number, a special float string or a dtype."""
+        try:
+            value = ast.literal_eval(node)  # numbers, including negative ones: -1, -0.5
+        except ValueError:
+            value = self.static_value(node)
         if isinstance(value, (bool, int, float)):
             return ir.encode_const(value)
         try:
@@ -166,8 +179,12 @@ class Frontend:
             raise self.error(node, "a Const default must be a number, a bool or a dtype") from None
 
     def resolve_annotation(self, node: ast.expr) -> Any:
+        """The object an annotation names (`hg.Array[hg.float32]`, `hg.uint32`, ...)."""
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            node = ast.parse(node.value, mode="eval").body
+            try:
+                node = ast.copy_location(ast.parse(node.value, mode="eval").body, node)
+            except SyntaxError:
+                raise self.error(node, f"bad annotation {node.value!r}") from None
         if isinstance(node, ast.Subscript):
             base = self.static_value(node.value)
             item = self.static_value(node.slice)
@@ -183,6 +200,10 @@ class Frontend:
             return self.lookup(node)
         if isinstance(node, ast.Attribute):
             base = self.static_value(node.value)
+            if not isinstance(base, (types.ModuleType, type)):
+                raise self.error(node, f"{ast.unparse(node)!r} reads an attribute of a "
+                                 f"{type(base).__name__} object, which kernels cannot use",
+                                 "pass the value as a parameter (or a Const)")  # fmt: skip
             try:
                 return getattr(base, node.attr)
             except AttributeError:
@@ -192,6 +213,7 @@ class Frontend:
         raise self.error(node, f"{ast.unparse(node)!r} is not a name the kernel can resolve")
 
     def lookup(self, node: ast.Name) -> Any:
+        """The value of a module-level (or closed-over) name."""
         name = node.id
         if name in self.closure:
             return self.closure[name]
@@ -199,41 +221,53 @@ class Frontend:
             return self.fn.__globals__[name]
         if hasattr(builtins, name):
             return getattr(builtins, name)
-        raise self.error(node, f"name {name!r} is not defined")
+        hint = "assign it first, define it at module level or pass it as a parameter"
+        raise self.error(node, f"name {name!r} is not defined", hint)
 
     # ------------------------------------------------------------ statements
     def block(self, stmts: list[ast.stmt]) -> list[Node]:
+        """The IR of a list of statements."""
         out: list[Node] = []
         for stmt in stmts:
             out.extend(self.stmt(stmt))
         return out
 
     def stmt(self, node: ast.stmt) -> list[Node]:
+        """The IR of one statement (a list: some statements expand to several)."""
         method = getattr(self, f"emit_{type(node).__name__}", None)
         if method is None:
             raise self.unsupported(node)
         return method(node)
 
     def unsupported(self, node: ast.AST) -> KernelSyntaxError:
+        """The error for a Python construct the language does not have."""
         kind = type(node).__name__
         hint = _UNSUPPORTED_HINTS.get(type(node))
         return self.error(node, f"{kind} is not supported in kernels", hint)
 
     def at(self, where: ast.AST, **fields: Any) -> Node:
+        """An IR statement with `fields`, positioned at `where`."""
         return {**fields, **self.where(where)}
 
     def emit_Pass(self, node: ast.Pass) -> list[Node]:
         return []
 
     def emit_Expr(self, node: ast.Expr) -> list[Node]:
-        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-            return []  # a string statement is a comment
+        if isinstance(node.value, ast.Constant) and (
+            isinstance(node.value.value, str) or node.value.value is Ellipsis
+        ):
+            return []  # a string statement is a comment; `...` is `pass`
         return [self.at(node, node="expr", value=self.expr(node.value))]
 
     def emit_Assign(self, node: ast.Assign) -> list[Node]:
-        out: list[Node] = []
+        if len(node.targets) == 1:
+            return self.assign(node.targets[0], node.value, node)
+        # `a = b = value`: the value is evaluated once, as in Python.
+        temp = f"_t{node.lineno}"
+        self.locals.add(temp)
+        out = [self.at(node, node="assign", target=temp, value=self.expr(node.value))]
         for target in node.targets:
-            out.extend(self.assign(target, node.value, node))
+            out.extend(self.assign(target, ast.Name(temp, ast.Load(), **_pos(node)), node))
         return out
 
     def emit_AnnAssign(self, node: ast.AnnAssign) -> list[Node]:
@@ -250,6 +284,7 @@ class Frontend:
         return [self.at(node, node="assign", target=self.target_name(node.target), value=cast)]
 
     def assign(self, target: ast.expr, value: ast.expr, node: ast.stmt) -> list[Node]:
+        """`target = value` as IR: a variable, an array element, or a tuple unpacked."""
         if isinstance(target, ast.Tuple):
             if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
                 raise self.error(node, "tuple assignment needs a tuple of the same length",
@@ -270,6 +305,7 @@ class Frontend:
         return [self.at(node, node="assign", target=name, value=self.expr(value))]
 
     def shared(self, name: str, call: ast.Call, node: ast.stmt) -> Node:
+        """The `shared` statement of `name = hg.shared(shape, dtype)`."""
         if len(call.args) != 2 or call.keywords:
             raise self.error(call, "hg.shared takes (shape, dtype)",
                              "e.g. hg.shared(256, hg.float32)")  # fmt: skip
@@ -280,6 +316,7 @@ class Frontend:
                        dtype=self.expr(call.args[1]))  # fmt: skip
 
     def target_name(self, target: ast.expr) -> str:
+        """The variable an assignment binds (parameters of kernels cannot be rebound)."""
         if not isinstance(target, ast.Name):
             raise self.error(target, f"cannot assign to {ast.unparse(target)!r}",
                              "assign to a variable or an array element")  # fmt: skip
@@ -289,9 +326,10 @@ class Frontend:
         return target.id
 
     def emit_AugAssign(self, node: ast.AugAssign) -> list[Node]:
-        op = _BINOPS.get(type(node.op))
+        op = BINOPS.get(type(node.op))
         if op is None:
-            raise self.unsupported(node.op)
+            raise self.error(node, f"the {type(node.op).__name__} operator is not supported",
+                             OPERATOR_HINT)  # fmt: skip
         value = self.expr(node.value)
         if isinstance(node.target, ast.Subscript):
             array, index = self.subscript(node.target)
@@ -311,6 +349,7 @@ class Frontend:
             raise self.error(node, "for ... else is not supported", "use a flag variable")
         if not isinstance(node.target, ast.Name):
             raise self.error(node.target, "the loop variable must be a single name")
+        var = self.target_name(node.target)
         it = node.iter
         if not (isinstance(it, ast.Call) and self.callee(it.func) == ("python", "range")):
             raise self.error(it, "kernels loop over range(...) only",
@@ -324,7 +363,7 @@ class Frontend:
             else (args[0], args[1], one) if len(args) == 2
             else tuple(args)
         )  # fmt: skip
-        return [self.at(node, node="for", var=node.target.id, start=start, stop=stop,
+        return [self.at(node, node="for", var=var, start=start, stop=stop,
                         step=step, body=self.block(node.body))]  # fmt: skip
 
     def emit_While(self, node: ast.While) -> list[Node]:
@@ -346,163 +385,9 @@ class Frontend:
         value = None if node.value is None else self.expr(node.value)
         return [self.at(node, node="return", value=value)]
 
-    # ------------------------------------------------------------ expressions
-    def expr(self, node: ast.expr) -> Node:
-        method = getattr(self, f"expr_{type(node).__name__}", None)
-        if method is None:
-            raise self.unsupported(node)
-        return method(node)
-
-    def expr_Constant(self, node: ast.Constant) -> Node:
-        value = node.value
-        if isinstance(value, (bool, int, float)):
-            return {"node": "const", "value": ir.encode_const(value)}
-        kind = "strings" if isinstance(value, str) else f"{type(value).__name__} values"
-        raise self.error(node, f"kernels have no {kind}")
-
-    def expr_Name(self, node: ast.Name) -> Node:
-        if node.id in self.locals:
-            return {"node": "name", "id": node.id}
-        return self.value_node(self.lookup(node), node)
-
-    def expr_Attribute(self, node: ast.Attribute) -> Node:
-        if isinstance(node.value, ast.Name) and node.value.id in self.locals:
-            if node.attr != "dtype":
-                raise self.error(node, f"kernel values have no attribute {node.attr!r}",
-                                 "the one attribute is `.dtype`")  # fmt: skip
-            return {"node": "attr", "value": {"node": "name", "id": node.value.id},
-                    "attr": "dtype"}  # fmt: skip
-        return self.value_node(self.static_value(node), node)
-
-    def value_node(self, value: Any, node: ast.expr) -> Node:
-        """A module-level value used in a kernel: a number or a dtype; else an error."""
-        if isinstance(value, (bool, int, float)):
-            return {"node": "const", "value": ir.encode_const(value)}
-        if isinstance(value, ScalarType):
-            return {"node": "dtype", "dtype": value.dtype.value}
-        if isinstance(value, type) and value is not bool and _numpy_dtype(value) is not None:
-            return {"node": "dtype", "dtype": _numpy_dtype(value).value}  # type: ignore[union-attr]
-        what = type(value).__name__
-        raise self.error(node, f"{ast.unparse(node)!r} is a {what}, which kernels cannot use",
-                         "kernels read numbers and dtypes from the module; pass other values "
-                         "as parameters (kernels cannot close over mutable state)")  # fmt: skip
-
-    def expr_BinOp(self, node: ast.BinOp) -> Node:
-        op = _BINOPS.get(type(node.op))
-        if op is None:
-            raise self.unsupported(node.op)
-        return {"node": "binop", "op": op, "left": self.expr(node.left),
-                "right": self.expr(node.right)}  # fmt: skip
-
-    def expr_UnaryOp(self, node: ast.UnaryOp) -> Node:
-        return {"node": "unary", "op": _UNOPS[type(node.op)], "operand": self.expr(node.operand)}
-
-    def expr_BoolOp(self, node: ast.BoolOp) -> Node:
-        op = "and" if isinstance(node.op, ast.And) else "or"
-        return {"node": "boolop", "op": op, "values": [self.expr(v) for v in node.values]}
-
-    def expr_Compare(self, node: ast.Compare) -> Node:
-        parts: list[Node] = []
-        left = node.left
-        for op, right in zip(node.ops, node.comparators, strict=True):
-            name = _CMPOPS.get(type(op))
-            if name is None:
-                raise self.error(node, f"{type(op).__name__} comparisons are not supported",
-                                 "compare numbers with == != < <= > >=")  # fmt: skip
-            parts.append({"node": "compare", "op": name, "left": self.expr(left),
-                          "right": self.expr(right)})  # fmt: skip
-            left = right
-        return parts[0] if len(parts) == 1 else {"node": "boolop", "op": "and", "values": parts}
-
-    def expr_IfExp(self, node: ast.IfExp) -> Node:
-        return {"node": "ifexp", "test": self.expr(node.test), "body": self.expr(node.body),
-                "orelse": self.expr(node.orelse)}  # fmt: skip
-
-    def expr_Subscript(self, node: ast.Subscript) -> Node:
-        array, index = self.subscript(node)
-        return {"node": "load", "array": array, "index": index}
-
-    def subscript(self, node: ast.Subscript) -> tuple[str, list[Node]]:
-        if not isinstance(node.value, ast.Name) or node.value.id not in self.locals:
-            raise self.error(node, f"{ast.unparse(node.value)!r} is not an array of this kernel")
-        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        return node.value.id, [self.expr(item) for item in items]
-
-    def callee(self, func: ast.expr) -> tuple[str, Any]:
-        """What a call calls: ("builtin", name), ("func", Func), ("cast", dtype node) ..."""
-        from hologram.dsl.kernel import Func, Kernel
-
-        if isinstance(func, ast.Name) and func.id in self.locals:
-            return "cast", {"node": "name", "id": func.id}
-        if (
-            isinstance(func, ast.Attribute)
-            and isinstance(func.value, ast.Name)
-            and func.value.id in self.locals
-        ):
-            return "cast", self.expr(func)
-        value = self.static_value(func)
-        if isinstance(value, Builtin):
-            return "builtin", value.name
-        if isinstance(value, Func):
-            return "func", value
-        if isinstance(value, Kernel):
-            raise self.error(func, "a kernel cannot call another kernel",
-                             f"make {value.name!r} a @hg.func")  # fmt: skip
-        if value is range:
-            return "python", "range"
-        if id(value) in _PY_CASTS:
-            return "cast", {"node": "dtype", "dtype": _PY_CASTS[id(value)].value}
-        if id(value) in PYTHON_ALIASES:
-            return "builtin", PYTHON_ALIASES[id(value)]
-        if isinstance(value, ScalarType):
-            return "cast", {"node": "dtype", "dtype": value.dtype.value}
-        if isinstance(value, type) and _numpy_dtype(value) is not None:
-            return "cast", {"node": "dtype", "dtype": _numpy_dtype(value).value}  # type: ignore[union-attr]
-        if value is self.fn:
-            raise self.error(func, "recursion is not supported", "write a loop instead")
-        name = getattr(value, "__name__", type(value).__name__)
-        raise self.error(func, f"{name!r} cannot be called in a kernel",
-                         "call hg.* builtins or @hg.func helpers")  # fmt: skip
-
-    def expr_Call(self, node: ast.Call) -> Node:
-        kind, what = self.callee(node.func)
-        if node.keywords:
-            raise self.error(node, "keyword arguments are not supported in kernels",
-                             "pass arguments by position")  # fmt: skip
-        args = [self.expr(a) for a in node.args]
-        if kind == "builtin":
-            if what == "shared":
-                raise self.error(node, "hg.shared must be assigned to a variable",
-                                 "write `tile = hg.shared(256, hg.float32)`")  # fmt: skip
-            return {"node": "call", "builtin": what, "args": args}
-        if kind == "func":
-            if what.fn is self.fn:
-                raise self.error(node, "recursion is not supported", "write a loop instead")
-            self.funcs.append(what)
-            return {"node": "invoke", "func": what.name, "args": args}
-        if kind == "cast":
-            if len(args) != 1:
-                raise self.error(node, "a cast takes one value")
-            return {"node": "cast", "type": what, "value": args[0]}
-        raise self.error(node, "range(...) can only be looped over", "write `for k in range(n)`")
-
-    def expr_Tuple(self, node: ast.Tuple) -> Node:
-        raise self.error(node, "kernels have no tuples", "use separate variables")
-
 
 def _pos(node: ast.AST) -> dict[str, int]:
     return {"lineno": node.lineno, "col_offset": node.col_offset}  # type: ignore[attr-defined]
-
-
-def _numpy_dtype(value: type) -> DType | None:
-    try:
-        import numpy as np
-
-        if issubclass(value, np.generic):
-            return DType.of(value)
-    except (TypeError, DTypeError):
-        return None
-    return None
 
 
 def _assigned_names(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
@@ -527,17 +412,26 @@ def _closure_values(fn: Callable[..., Any]) -> dict[str, Any]:
 
 
 def _display_path(path: str) -> str:
-    """A source path as IR documents store it: package-relative for hologram's own files."""
+    """A source path as IR documents store it, the same from any working directory.
+
+    hologram's own files are `hologram/...`; a file in a project (a folder holding a
+    `pyproject.toml`, `setup.py` or `.git`) is relative to the project's root; any other
+    file is its name. A pseudo-file (an interactive cell, `<stdin>`) keeps its name.
+    """
     p = Path(path)
+    if not p.is_file():
+        return path
+    resolved = p.resolve()
     package = Path(__file__).resolve().parent.parent
-    try:
-        return "hologram/" + p.resolve().relative_to(package).as_posix()
-    except ValueError:
-        pass
-    try:
-        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return p.name
+    if resolved.is_relative_to(package):
+        return "hologram/" + resolved.relative_to(package).as_posix()
+    for parent in resolved.parents:
+        if any((parent / marker).exists() for marker in _PROJECT_MARKERS):
+            return resolved.relative_to(parent).as_posix()
+    return resolved.name
+
+
+_PROJECT_MARKERS = ("pyproject.toml", "setup.py", ".git")
 
 
 def describe(fn: Callable[..., Any]) -> str:

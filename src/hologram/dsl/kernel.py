@@ -24,7 +24,13 @@ import numpy as np
 
 from hologram.dsl import ir
 from hologram.dsl.types import ScalarType, dtype_of_value, resolve_dtype
-from hologram.errors import DTypeError, KernelError, KernelTypeError, LaunchError
+from hologram.errors import (
+    DTypeError,
+    KernelError,
+    KernelSyntaxError,
+    KernelTypeError,
+    LaunchError,
+)
 from hologram.isa.dtypes import DType
 from hologram.isa.program import LaunchConfig, Program
 
@@ -42,6 +48,7 @@ class Func:
         self.name = fn.__name__
         self.__doc__ = fn.__doc__
         self._parts: tuple[dict[str, Any], list[Func]] | None = None
+        self._calls: list[tuple[Func, int, int]] = []
 
     def parts(self) -> tuple[dict[str, Any], list[Func]]:
         """This func's IR (params, body, source) and the funcs it calls."""
@@ -51,8 +58,14 @@ class Func:
             front = Frontend(self.fn, "func")
             params, body = front.translate()
             source = {"file": front.file, "line": front.first_line}
+            self._calls = front.calls
             self._parts = ({"source": source, "params": params, "body": body}, front.funcs)
         return self._parts
+
+    def call_sites(self) -> list[tuple[Func, int, int]]:
+        """Every func this func calls, with the line and column of the call."""
+        self.parts()
+        return self._calls
 
     def __call__(self, *args: Any) -> Any:
         raise KernelError(f"@hg.func {self.name!r} can only be called from a kernel")
@@ -101,6 +114,7 @@ class Kernel:
 
         front = Frontend(self.fn, "kernel")  # type: ignore[arg-type]
         params, body = front.translate()
+        _check_recursion(front.calls)
         funcs: dict[str, Any] = {}
         seen: dict[str, Func] = {}
         pending = list(front.funcs)
@@ -166,18 +180,40 @@ class Kernel:
 
     def specialize(self, signature: Signature | dict[str, Any] | None = None, **kw: Any) -> Program:
         """The ISA program for a signature (given as a mapping, pairs or keywords)."""
-        items = dict(signature or {}, **kw)
-        normalized = tuple(sorted((k, _normalize(v)) for k, v in items.items()))
-        program = self._programs.get(normalized)
+        normalized = self._complete(dict(signature or {}, **kw))
+        key = _cache_key(normalized)
+        program = self._programs.get(key)
         if program is None:
             from hologram.dsl.lower import lower
 
             with self._lock:
-                program = self._programs.get(normalized)
+                program = self._programs.get(key)
                 if program is None:
-                    program = lower(self.ir, dict(normalized))
-                    self._programs[normalized] = program
+                    program = lower(self.ir, normalized)
+                    self._programs[key] = program
         return program
+
+    def _complete(self, signature: dict[str, Any]) -> dict[str, Any]:
+        """`signature` normalised, with the defaults of the Consts it leaves out: a program
+        and its cache key do not depend on whether a default was passed or omitted."""
+        from hologram.dsl.lower import const_param_value
+
+        defaults = {
+            p["name"]: const_param_value(p["default"])
+            for p in self.params
+            if p["kind"] == "const" and "default" in p and p["name"] not in signature
+        }
+        return _normalized({**signature, **defaults})
+
+    def add_program(self, signature: Signature | dict[str, Any], program: Program) -> None:
+        """Cache a precompiled `program` for `signature`, so `specialize` does not lower it.
+
+        The signature is keyed as `specialize` keys it. The caller vouches that `program` is
+        what lowering this kernel for `signature` gives (a kernel bundle stores exactly that).
+        """
+        key = _cache_key(self._complete(dict(signature)))
+        with self._lock:
+            self._programs[key] = program
 
     def program_for(self, args: Sequence[Any]) -> tuple[Program, list[Any]]:
         """The program for `args` and the arguments it takes (Const values removed)."""
@@ -243,15 +279,32 @@ def blocks(n: int, block: int = 256) -> int:
 
 
 def _normalize(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, (DType, bool, int, float)):
         return value
-    return resolve_dtype(value)
+    try:
+        return resolve_dtype(value)
+    except (DTypeError, TypeError):
+        raise KernelTypeError(f"a signature value must be a dtype or a number, "
+                              f"got {value!r}") from None  # fmt: skip
+
+
+def _normalized(signature: dict[str, Any]) -> dict[str, Any]:
+    """A signature with dtypes resolved, sorted by parameter name."""
+    return {name: _normalize(signature[name]) for name in sorted(signature)}
+
+
+def _cache_key(normalized: dict[str, Any]) -> Signature:
+    # By type and repr, so that Const values 1, 1.0 and True (equal in Python) and NaN
+    # (unequal to itself) each key their own program.
+    return tuple((k, type(v).__name__, repr(v)) for k, v in normalized.items())
 
 
 def _array_dtype(arg: Any) -> DType | None:
-    from hologram.ops._operands import is_buffer
+    from hologram.memory.buffer import Buffer
 
-    if is_buffer(arg):
+    if isinstance(arg, Buffer):
         return arg.dtype
     if isinstance(arg, np.ndarray):
         try:
@@ -286,6 +339,31 @@ def _const_arg(kernel_name: str, param: dict[str, Any], arg: Any) -> Any:
     ):
         raise KernelTypeError(f"kernel {kernel_name!r}: Const {param['name']!r} must be {kind}")
     return float(arg) if kind == "float" else arg
+
+
+def _check_recursion(calls: list[tuple[Func, int, int]]) -> None:
+    """Raise KernelSyntaxError at the call that closes a cycle of funcs calling each other
+    (a func calling itself directly is caught by the frontend)."""
+    done: set[int] = set()
+
+    def visit(func: Func, path: list[Func]) -> None:
+        if id(func) in done:
+            return
+        path.append(func)
+        for callee, line, col in func.call_sites():
+            if any(callee is f for f in path):
+                cycle = " -> ".join(f.name for f in path[path.index(callee) :])
+                file = func.parts()[0]["source"]["file"]
+                raise KernelSyntaxError(
+                    f"recursion is not supported: {cycle} -> {callee.name}",
+                    file, line, col, "write a loop instead",
+                )  # fmt: skip
+            visit(callee, path)
+        path.pop()
+        done.add(id(func))
+
+    for func, _, _ in calls:
+        visit(func, [])
 
 
 def _executor_of(args: Iterable[Any]) -> Executor:

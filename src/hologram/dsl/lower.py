@@ -6,20 +6,24 @@ lower here (`emit_<node>`), expressions in `lower_exprs.py`. `@hg.func` calls ar
 Local variables are typed by inference to a fixpoint: a variable takes the type of its first
 assignment; when a later assignment needs a wider type (`acc = 0.0` then `acc += x[k]` with
 f64 `x`), the kernel is lowered again with the unified type, until nothing changes. Array
-access kinds (read, write, readwrite) are found the same way.
+access kinds (read, write, readwrite) are found the same way. A variable assigned once, outside
+any loop, to a constant is that constant (it folds like a literal and needs no register).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from hologram.dsl.fold import convert
 from hologram.dsl.ir import Doc, const_value
 from hologram.dsl.lower_exprs import ExprLowering
+from hologram.dsl.lower_funcs import FuncLowering, Scope, assignment_counts
 from hologram.dsl.values import ArrayRef, DTypeVal, SharedRef, Val, Value, constant, unify
-from hologram.errors import KernelTypeError
+from hologram.errors import KernelError, KernelTypeError
 from hologram.isa.builder import Builder
 from hologram.isa.dtypes import DType
 from hologram.isa.opcodes import Op
@@ -27,23 +31,8 @@ from hologram.isa.program import Pred, Program, Reg
 
 MAX_PASSES = 16
 """Type inference gives up (an error) after this many lowerings without a fixpoint."""
-
-
-class _Restart(Exception):
-    """A variable's type or an array's access changed: lower again."""
-
-
-@dataclass
-class Scope:
-    """The names visible in a kernel or one inlined func call."""
-
-    key: str
-    names: dict[str, Value] = field(default_factory=dict)
-    assigned: set[str] = field(default_factory=set)
-    # inlined funcs: the result variable and the `returned` flag (for returns inside loops)
-    result: str | None = None
-    done: Pred | None = None
-    loop_depth: int = 0
+MAX_SHARED_ELEMENTS = 2**32 - 1
+"""The most elements one shared array may have (the ISA's binary encoding stores a u32)."""
 
 
 @dataclass
@@ -54,7 +43,7 @@ class Inference:
     access: dict[str, set[str]] = field(default_factory=dict)
 
 
-class Lowerer(ExprLowering):
+class Lowerer(ExprLowering, FuncLowering):
     """Lowers one document for one signature; `lower()` below drives the passes."""
 
     def __init__(self, doc: Doc, signature: Mapping[str, Any], inference: Inference):
@@ -68,8 +57,10 @@ class Lowerer(ExprLowering):
         self.call_stack: list[str] = []
         self.line: int | None = doc["source"]["line"]
         self.col: int | None = None
-        self.scope = Scope("kernel")
+        self.scope = Scope("kernel", counts=assignment_counts(doc["body"]))
         self.seen_access: dict[str, set[str]] = {}
+        self.dirty = False  # a variable's type widened: this pass is provisional
+        self.intrinsic_at: tuple[int | None, int | None] | None = None
 
     # ------------------------------------------------------------ errors
     def error(self, message: str, hint: str | None = None) -> KernelTypeError:
@@ -78,15 +69,23 @@ class Lowerer(ExprLowering):
 
     # ------------------------------------------------------------ parameters
     def declare_params(self) -> None:
+        """Bind every parameter: arrays and scalars become ISA parameters, Consts values."""
+        params = {p["name"]: p for p in self.doc["params"]}
+        for name, value in self.signature.items():
+            param = params.get(name)
+            if param is None:
+                raise self.error(f"kernel {self.doc['name']!r} has no parameter {name!r}")
+            declared = param.get("dtype") if param["kind"] != "const" else None
+            if declared is not None and value != DType(declared):
+                raise self.error(f"parameter {name!r} is declared {declared}, "
+                                 f"so its dtype cannot be {value}")  # fmt: skip
         for param in self.doc["params"]:
             name, kind = param["name"], param["kind"]
             value = self.signature.get(name, _MISSING)
             if kind == "const":
                 if value is _MISSING:
                     value = _const_default(param)
-                self.scope.names[name] = (
-                    DTypeVal(value) if isinstance(value, DType) else constant(value, weak=False)
-                )
+                self.scope.names[name] = self.const_param(param, value)
                 continue
             dtype = value if value is not _MISSING else _declared(param)
             if not isinstance(dtype, DType):
@@ -98,6 +97,22 @@ class Lowerer(ExprLowering):
                 )
             else:
                 self.scope.names[name] = Val(dtype, operand=self.b.scalar(name, dtype))
+
+    def const_param(self, param: dict[str, Any], value: Any) -> Value:
+        """A Const parameter's value: a dtype, or a number that acts as a literal would."""
+        kind, name = param.get("type"), param["name"]
+        if isinstance(value, DType):
+            if kind not in (None, "dtype"):
+                raise self.error(f"Const {name!r} must be {kind}, got the dtype {value}")
+            return DTypeVal(value)
+        if not isinstance(value, (bool, int, float)) or kind == "dtype":
+            raise self.error(f"Const {name!r} must be {kind or 'a number, a bool or a dtype'}, "
+                             f"got {value!r}")  # fmt: skip
+        if kind == "bool" and not isinstance(value, bool):
+            raise self.error(f"Const {name!r} must be a bool, got {value!r}")
+        if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise self.error(f"Const {name!r} must be an int, got {value!r}")
+        return constant(float(value) if kind == "float" else value)
 
     def touch(self, array: ArrayRef, how: str) -> None:
         """Record that `array` is read or written (access kinds are inferred)."""
@@ -119,7 +134,11 @@ class Lowerer(ExprLowering):
                 raise self.error(f"{name!r} cannot be rebound to another array or dtype")
             self.scope.names[name] = value
             return
-        key = (self.scope.key, name)
+        scope = self.scope
+        if value.is_const and scope.loop_depth == 0 and scope.counts.get(name) == 1:
+            scope.names[name] = value
+            return
+        key = (scope.key, name)
         wanted = (value.dtype, value.weak)
         known = self.inference.var_types.get(key)
         if known is None:
@@ -128,8 +147,9 @@ class Lowerer(ExprLowering):
         else:
             merged = unify(known, wanted)
             if merged[0] is not known[0]:
+                # Go on with the known type; the next pass starts with the wider one.
                 self.inference.var_types[key] = merged
-                raise _Restart
+                self.dirty = True
         current = self.scope.names.get(name)
         if not (isinstance(current, Val) and isinstance(current.operand, (Reg, Pred))):
             reg = self.b.pred() if known[0].is_bool else self.b.reg(known[0])
@@ -139,6 +159,7 @@ class Lowerer(ExprLowering):
 
     # ------------------------------------------------------------ statements
     def block(self, stmts: list[dict[str, Any]]) -> None:
+        """Lower a list of statements, tracking the position for errors."""
         for stmt in stmts:
             self.line, self.col = stmt["line"], stmt["col"]
             getattr(self, f"emit_{stmt['node']}")(stmt)
@@ -151,9 +172,10 @@ class Lowerer(ExprLowering):
         dtype = self.static_dtype(s["dtype"])
         if any(d <= 0 for d in shape):
             raise self.error(f"shared array shape {shape} must be positive")
-        size = 1
-        for d in shape:
-            size *= d
+        size = math.prod(shape)
+        if size > MAX_SHARED_ELEMENTS:
+            raise self.error(f"shared array of {size} elements is too large "
+                             f"(at most {MAX_SHARED_ELEMENTS})")  # fmt: skip
         ref = SharedRef(s["target"], self.b.shared(dtype, size), dtype, shape)
         self.assign(s["target"], ref)
 
@@ -199,22 +221,28 @@ class Lowerer(ExprLowering):
         for v in (start, stop):
             if not isinstance(v, Val) or v.dtype.is_float:
                 raise self.error("range bounds must be integers")
-        dtype, weak = unify((start.dtype, start.weak), (stop.dtype, stop.weak))  # type: ignore[union-attr]
-        dtype = DType.I32 if weak or dtype.is_bool else dtype
+        dtype = _counter_dtype(start, stop)  # type: ignore[arg-type]
+        stride = int(step.const)  # type: ignore[arg-type]
+        if start.is_const and stop.is_const:  # type: ignore[union-attr]
+            first, last = convert(start.const, dtype), convert(stop.const, dtype)  # type: ignore[union-attr, arg-type]
+            if not range(int(first), int(last), stride):
+                return  # an empty range: no loop at all
         counter_name = f"_for{self.invocations}_{self.line}_{self.col}"
         stop_val = stop if stop.is_const else self.materialize(stop, dtype)  # type: ignore[union-attr]
-        self.assign(
-            counter_name, self.binary("sub", self.cast(start, dtype), constant(step.const, dtype))
-        )  # type: ignore[arg-type]
+        first = self.binary("sub", self.cast(start, dtype), constant(stride, dtype))
+        self.assign(counter_name, first)
         counter = self.lookup(counter_name)
         with self.loop():
-            self.b.assign(
-                counter.operand,
-                self.operand(self.binary("add", counter, constant(step.const, dtype)), dtype),
-            )  # type: ignore[union-attr, arg-type]
-            done = self.compare("ge" if step.const > 0 else "le", counter, stop_val)  # type: ignore[arg-type, operator]
-            with self.under_if(done):
-                self.b.break_()
+            # The counter steps at the top, so that `continue` in the body steps it too.
+            stepped = self.binary("add", counter, constant(stride, dtype))
+            self.b.assign(counter.operand, self.operand(stepped, dtype))  # type: ignore[union-attr, arg-type]
+            done = self.compare("ge" if stride > 0 else "le", counter, stop_val)  # type: ignore[arg-type]
+            if done.is_const:
+                if done.const:
+                    self.b.break_()
+            else:
+                with self.under_if(done):
+                    self.b.break_()
             self.assign(s["var"], counter)
             self.block(s["body"])
 
@@ -242,9 +270,13 @@ class Lowerer(ExprLowering):
                 self.b.break_()
 
     def emit_break(self, s: dict[str, Any]) -> None:
+        if not self.scope.loop_depth:
+            raise self.error("`break` outside a loop")
         self.b.break_()
 
     def emit_continue(self, s: dict[str, Any]) -> None:
+        if not self.scope.loop_depth:
+            raise self.error("`continue` outside a loop")
         self.b.continue_()
 
     def emit_return(self, s: dict[str, Any]) -> None:
@@ -263,42 +295,16 @@ class Lowerer(ExprLowering):
     def emit_expr(self, s: dict[str, Any]) -> None:
         self.expr(s["value"], discard=True)
 
-    # ------------------------------------------------------------ funcs
-    def invoke(self, name: str, args: list[Value]) -> Value | None:
-        """Inline func `name` with `args`; its result value (None if it returns nothing)."""
-        if name in self.call_stack:
-            raise self.error(f"func {name!r} calls itself", "recursion is not supported")
-        func = self.doc["funcs"][name]
-        params = [p["name"] for p in func["params"]]
-        if len(args) != len(params):
-            raise self.error(f"func {name!r} takes {len(params)} arguments, got {len(args)}")
-        self.invocations += 1
-        outer, outer_pos = self.scope, (self.line, self.col)
-        scope = Scope(f"{name}#{self.invocations}", result="_result")
-        scope.assigned = _assigned(func["body"])
-        self.scope = scope
-        self.call_stack.append(name)
-        try:
-            for param, arg in zip(params, args, strict=True):
-                if param in scope.assigned and isinstance(arg, Val):
-                    self.assign(param, arg)  # the func may reassign it: pass by value
-                else:
-                    scope.names[param] = arg
-            body = func["body"]
-            if _needs_wrapper(body):
-                scope.done = self.b.pred()
-                self.b.assign(scope.done, False)
-                self.b.emit(Op.LOOP)
-                self.block(body)
-                self.b.break_()
-                self.b.emit(Op.ENDLOOP)
-            else:
-                self.block(body)
-            return scope.names.get("_result")
-        finally:
-            self.call_stack.pop()
-            self.scope = outer
-            self.line, self.col = outer_pos
+    # ------------------------------------------------------------ result
+    def finish(self) -> Program:
+        """The built and verified program."""
+        if self.intrinsic_at is not None and any(
+            ins.op not in (Op.MATMUL, Op.CONV2D) for ins in self.b.instructions
+        ):
+            self.line, self.col = self.intrinsic_at
+            raise self.error("a kernel that calls hg.matmul may contain nothing else",
+                             "give the matmul a kernel of its own")  # fmt: skip
+        return self.b.build()
 
 
 _MISSING = object()
@@ -327,42 +333,16 @@ def _access(seen: set[str]) -> str:
     return "readwrite" if "write" in seen else "read"
 
 
-def _assigned(body: list[dict[str, Any]]) -> set[str]:
-    names: set[str] = set()
-    for stmt in body:
-        if stmt["node"] in ("assign", "shared"):
-            names.add(stmt["target"])
-        elif stmt["node"] == "for":
-            names.add(stmt["var"])
-        for key in ("body", "orelse"):
-            if key in stmt:
-                names |= _assigned(stmt[key])
-    return names
-
-
-def _needs_wrapper(body: list[dict[str, Any]]) -> bool:
-    """Whether a func returns from anywhere but a tail position (the end of its body, or
-    the end of each arm of a final `if`); tail returns need no loop to jump out of."""
-
-    def has_return(stmts: list[dict[str, Any]]) -> bool:
-        return any(
-            s["node"] == "return"
-            or has_return(s.get("body", []))
-            or has_return(s.get("orelse", []))
-            for s in stmts
-        )
-
-    def tail_only(stmts: list[dict[str, Any]]) -> bool:
-        if not stmts:
-            return True
-        *head, last = stmts
-        if has_return(head):
-            return False
-        if last["node"] == "if":
-            return tail_only(last["body"]) and tail_only(last["orelse"])
-        return last["node"] == "return" or not has_return([last])
-
-    return not tail_only(body)
+def _counter_dtype(start: Val, stop: Val) -> DType:
+    """The type of a `for` loop's counter: the bounds' common type; int32 for literals. A
+    negative constant bound with an unsigned one (`range(n - 1, -1, -1)`) counts signed."""
+    dtype, weak = unify((start.dtype, start.weak), (stop.dtype, stop.weak))
+    if weak or dtype.is_bool:
+        return DType.I32
+    negative = any(v.is_const and v.const < 0 for v in (start, stop))  # type: ignore[operator]
+    if negative and dtype.is_int and not dtype.is_signed:
+        return DType.I64 if dtype.itemsize == 8 else DType.I32
+    return dtype
 
 
 def program_name(name: str, signature: Mapping[str, Any]) -> str:
@@ -383,10 +363,14 @@ def lower(doc: Doc, signature: Mapping[str, Any]) -> Program:
         try:
             lowerer.declare_params()
             lowerer.block(doc["body"])
-        except _Restart:
-            continue
+        except KernelError:
+            if lowerer.dirty:
+                continue  # raised while a variable had a stale type
+            raise
         except RecursionError:
             raise lowerer.error("the kernel is nested too deeply") from None
+        if lowerer.dirty:
+            continue
         seen = {name: lowerer.seen_access.get(name, {"read"}) for name in lowerer.seen_access}
         changed = {
             n: s
@@ -396,5 +380,5 @@ def lower(doc: Doc, signature: Mapping[str, Any]) -> Program:
         if changed:
             inference.access.update(changed)
             continue
-        return lowerer.b.build()
+        return lowerer.finish()
     raise KernelTypeError(f"kernel {doc['name']!r}: variable types did not settle")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
+from hologram.dsl import fold
 from hologram.dsl.builtins import ATOMICS, BLOCK_REDUCTIONS, FLOAT_UNARY, ID_BUILTINS
-from hologram.dsl.values import ArrayRef, Val, combine, constant, convert_const
+from hologram.dsl.fold import convert
+from hologram.dsl.values import ArrayRef, Val, combine, constant
 from hologram.errors import KernelSyntaxError
 from hologram.isa.dtypes import DType
 from hologram.isa.opcodes import Op
@@ -18,11 +19,6 @@ _UNARY_OPS = {
     "exp": Op.EXP, "log": Op.LOG, "sqrt": Op.SQRT, "rsqrt": Op.RSQRT, "sin": Op.SIN,
     "cos": Op.COS, "tanh": Op.TANH, "sigmoid": Op.SIGMOID, "erf": Op.ERF, "floor": Op.FLOOR,
     "ceil": Op.CEIL, "round": Op.ROUND, "trunc": Op.TRUNC,
-}  # fmt: skip
-_FOLD_UNARY = {
-    "exp": math.exp, "log": math.log, "sqrt": math.sqrt, "sin": math.sin, "cos": math.cos,
-    "tanh": math.tanh, "erf": math.erf, "floor": math.floor, "ceil": math.ceil,
-    "trunc": math.trunc, "round": round,
 }  # fmt: skip
 _ARITIES = {
     **dict.fromkeys(FLOAT_UNARY, (1, 1)), **dict.fromkeys(ID_BUILTINS, (0, 1)),
@@ -37,7 +33,8 @@ def lower_builtin(lw: Lowerer, name: str, arg_nodes: list[dict[str, Any]], disca
     low, high = _ARITIES[name]
     if not low <= len(arg_nodes) <= high:
         count = f"{low}" if low == high else f"{low} to {high}"
-        raise lw.error(f"hg.{name} takes {count} arguments, got {len(arg_nodes)}")
+        noun = "argument" if count == "1" else "arguments"
+        raise lw.error(f"hg.{name} takes {count} {noun}, got {len(arg_nodes)}")
     if name in ID_BUILTINS:
         axis = lw.static_int(arg_nodes[0], "the axis") if arg_nodes else 0
         if axis not in (0, 1, 2):
@@ -60,26 +57,21 @@ def lower_builtin(lw: Lowerer, name: str, arg_nodes: list[dict[str, Any]], disca
         if name in ("floor", "ceil", "round", "trunc") and not x.dtype.is_float:
             return x  # already whole
         dtype = x.dtype if x.dtype.is_float else DType.F32
-        if x.is_const and name in _FOLD_UNARY:
-            return constant(convert_const(_FOLD_UNARY[name](float(x.const)), dtype), dtype, x.weak)  # type: ignore[arg-type]
+        if x.is_const:
+            value = fold.math_function(name, float(x.const))  # type: ignore[arg-type]
+            return constant(value) if x.weak else constant(value, dtype)
         return Val(dtype, operand=lw.b.unary(_UNARY_OPS[name], lw.operand(x, dtype)))
     if name == "abs":
         (x,) = args
+        if x.dtype.is_bool:
+            x = lw.cast(x, DType.I32)
         if x.is_const:
-            return constant(abs(x.const), x.dtype, x.weak)  # type: ignore[arg-type]
-        return Val(x.dtype, operand=lw.b.unary(Op.ABS, x.operand))  # type: ignore[arg-type]
+            return constant(abs(x.const)) if x.weak else constant(abs(x.const), x.dtype)  # type: ignore[arg-type]
+        return Val(x.dtype, operand=lw.b.unary(Op.ABS, x.operand), weak=x.weak)  # type: ignore[arg-type]
     if name in ("min", "max"):
         result = args[0]
         for other in args[1:]:
-            dtype, weak = combine(result, other)
-            if result.is_const and other.is_const:
-                pick = min if name == "min" else max
-                result = constant(
-                    convert_const(pick(result.const, other.const), dtype), dtype, weak
-                )  # type: ignore[type-var]
-                continue
-            op = lw.b.min if name == "min" else lw.b.max
-            result = Val(dtype, operand=op(lw.operand(result, dtype), lw.operand(other, dtype)))
+            result = _min_max(lw, name, result, other)
         return result
     if name == "pow":
         return lw.binary("pow", args[0], args[1])
@@ -104,6 +96,20 @@ def lower_builtin(lw: Lowerer, name: str, arg_nodes: list[dict[str, Any]], disca
     raise KernelSyntaxError(f"hg.{name} must be assigned to a variable", lw.file, lw.line, lw.col)
 
 
+def _min_max(lw: Lowerer, name: str, a: Val, b: Val) -> Val:
+    dtype, weak = combine(a, b)
+    if a.is_const and b.is_const:
+        if weak:
+            return constant(fold.min_max(name, a.const, b.const))  # type: ignore[arg-type]
+        x, y = convert(a.const, dtype), convert(b.const, dtype)  # type: ignore[arg-type]
+        return constant(fold.min_max(name, x, y), dtype)
+    x, y = lw.operand(a, dtype), lw.operand(b, dtype)
+    if dtype.is_bool:  # the smaller of two bools is their `and`, the larger their `or`
+        return Val(dtype, operand=lw.b.binary(Op.AND if name == "min" else Op.OR, x, y))
+    op = lw.b.min if name == "min" else lw.b.max
+    return Val(dtype, operand=op(x, y), weak=weak)
+
+
 def combine_val(a: Val, b: Val) -> Val:
     """A placeholder value of the combined type of `a` and `b` (for three-way promotion)."""
     dtype, weak = combine(a, b)
@@ -123,6 +129,8 @@ def _atomic(lw: Lowerer, name: str, arg_nodes: list[dict[str, Any]], discard: bo
     target = lw.expr(arg_nodes[0])
     if not isinstance(target, ArrayRef):
         raise lw.error(f"hg.{name} needs a global array as its first argument")
+    if target.dtype.is_bool:
+        raise lw.error(f"hg.{name} needs a numeric array, not bool")
     index = lw.index_operand(lw.expr(arg_nodes[1]))
     value = lw.operand(lw.expr(arg_nodes[2]), target.dtype)
     lw.touch(target, "read")
@@ -150,5 +158,9 @@ def _matmul(lw: Lowerer, arg_nodes: list[dict[str, Any]]) -> Val:
     lw.touch(b, "read")  # type: ignore[arg-type]
     lw.touch(c, "write")  # type: ignore[arg-type]
     m, n, k = sizes
+    for what, size in zip(("m", "n", "k", "batch"), (*sizes, attrs.get("batch", 1)), strict=True):
+        if size < 1:
+            raise lw.error(f"matmul's {what} must be at least 1, got {size}")
+    lw.intrinsic_at = (lw.line, lw.col)
     lw.b.matmul(a.arg, b.arg, c.arg, m=m, n=n, k=k, **attrs)  # type: ignore[union-attr]
     return constant(0)

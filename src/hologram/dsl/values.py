@@ -6,11 +6,11 @@ the type of the other operand (`x * 2.0` is f16 for an f16 `x`), as in NumPy 2.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from hologram.dsl.fold import convert
 from hologram.dsl.types import promote
 from hologram.isa.dtypes import DType
 from hologram.isa.program import Arg, Operand, Shared
@@ -18,7 +18,11 @@ from hologram.isa.program import Arg, Operand, Shared
 
 @dataclass(frozen=True)
 class Val:
-    """A scalar value: an ISA operand, or a compile-time constant when `const` is set."""
+    """A scalar value: an ISA operand, or a compile-time constant when `operand` is None.
+
+    A weak constant's `const` is an exact Python int or float (its `dtype` is nominal: i32 or
+    f32); a typed constant's `const` is representable in `dtype`.
+    """
 
     dtype: DType
     operand: Operand | None = None
@@ -27,6 +31,7 @@ class Val:
 
     @property
     def is_const(self) -> bool:
+        """Whether this is a compile-time constant."""
         return self.operand is None
 
 
@@ -59,33 +64,21 @@ class DTypeVal:
 Value = Val | ArrayRef | SharedRef | DTypeVal
 
 
-def constant(value: int | float | bool, dtype: DType | None = None, weak: bool = False) -> Val:
-    """A compile-time constant, of `dtype` or of its Python type (weak)."""
-    if dtype is None:
-        if isinstance(value, bool):
-            dtype = DType.BOOL
-        elif isinstance(value, int):
-            dtype, weak = DType.I32, True
-        else:
-            dtype, weak = DType.F32, True
-    return Val(dtype, const=convert_const(value, dtype), weak=weak)
+def constant(value: int | float | bool, dtype: DType | None = None) -> Val:
+    """A compile-time constant: typed (converted to `dtype`), or without a dtype a Python
+    number, which is weak (its exact value is kept until it meets a typed value)."""
+    if dtype is not None:
+        return Val(dtype, const=convert(value, dtype))
+    if isinstance(value, (bool, np.bool_)):
+        return Val(DType.BOOL, const=bool(value))
+    if isinstance(value, (int, np.integer)):
+        return Val(DType.I32, const=int(value), weak=True)
+    return Val(DType.F32, const=float(value), weak=True)
 
 
 def convert_const(value: int | float | bool, dtype: DType) -> int | float | bool:
-    """`value` converted to `dtype` as a `cvt` would: ints wrap, floats round to the type."""
-    if dtype.is_bool:
-        return bool(value)
-    if dtype.is_float:
-        return float(np.asarray(value, dtype=np.float64).astype(dtype.numpy))
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return 0
-        value = int(value)  # truncation toward zero, as cvt
-    bits = dtype.itemsize * 8
-    value = int(value) & ((1 << bits) - 1)
-    if dtype.is_signed and value >= 1 << (bits - 1):
-        value -= 1 << bits
-    return value
+    """`value` converted to `dtype` as a `cvt` would (see `fold.convert`)."""
+    return convert(value, dtype)
 
 
 def combine(a: Val, b: Val) -> tuple[DType, bool]:
