@@ -108,7 +108,7 @@ def test_grid_stride_loop_runs_in_rounds_and_keeps_only_carried_registers_in_arr
     assert [s.kind for s in plan.segments] == ["lanes", "loop", "reduce", "lanes"]
     loop = program.instructions[plan.segments[1].first + 1 : plan.segments[1].stop - 1]
     loaded = next(i.dst for i in loop if i.op is Op.LDG)
-    carried = {i.dst for i in loop if i.op is Op.MOV and i.dst in plan.arrays}
+    carried = {i.dst for i in loop if i.dst is not None and i.dst in plan.arrays}
     assert loaded not in plan.arrays  # written before use in every iteration: a scalar
     assert len(carried) == 2  # the index and the accumulator
     assert plan.zeroed == []  # each array's first write is at the top level

@@ -22,6 +22,7 @@ from hologram.dsl.fold import convert
 from hologram.dsl.ir import Doc, const_value
 from hologram.dsl.lower_exprs import ExprLowering
 from hologram.dsl.lower_funcs import FuncLowering, Scope, assignment_counts
+from hologram.dsl.peephole import simplify
 from hologram.dsl.values import ArrayRef, DTypeVal, SharedRef, Val, Value, constant, unify
 from hologram.errors import KernelError, KernelTypeError
 from hologram.isa.builder import Builder
@@ -304,6 +305,7 @@ class Lowerer(ExprLowering, FuncLowering):
             self.line, self.col = self.intrinsic_at
             raise self.error("a kernel that calls hg.matmul may contain nothing else",
                              "give the matmul a kernel of its own")  # fmt: skip
+        self.b.instructions = simplify(self.b.instructions, self.b.registers, self.b.params)
         return self.b.build()
 
 
