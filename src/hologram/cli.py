@@ -57,6 +57,19 @@ def print_table(table: Table) -> None:
     wide.print(table)
 
 
+def progress_bar() -> Progress:
+    """The progress bar of long commands: description, bar, done/total, elapsed; it clears
+    itself when done, leaving the results table."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
 def _fail(message: str) -> typer.Exit:
     """Print `message` as an error and return the exit to raise."""
     # soft_wrap: a long path or message stays on one line, whole, for logs and grep.
@@ -256,14 +269,7 @@ def bench_ops(
     total = len(op_list) * len(size_list) * len(backends)
     rows = []
     try:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        with progress_bar() as progress:
             task = progress.add_task("starting", total=total)
             started = [0]
 

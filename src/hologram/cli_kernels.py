@@ -11,9 +11,7 @@ still compile.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -22,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -30,6 +27,7 @@ from hologram.errors import ArtifactError, HologramError, KernelError
 
 if TYPE_CHECKING:
     from hologram.dsl.kernel import Kernel
+    from hologram.kernels import KernelFile
 
 DEFAULT_OUT = Path("build/kernels")
 """Where `compile` writes unless told (relative to the working directory; git ignores it)."""
@@ -49,41 +47,20 @@ class OutputFormat(str, Enum):
 
 
 # ---------------------------------------------------------------- finding and loading
-@dataclass(frozen=True)
-class KernelSource:
-    """One kernel file under a root: `family/name.py`."""
-
-    root: Path
-    family: str
-    name: str
-    path: Path
-    stdlib: bool
-
-    @property
-    def key(self) -> str:
-        """`family/name`, the kernel's path in the library and in bundles."""
-        return f"{self.family}/{self.name}" if self.family else self.name
-
-    @property
-    def relative(self) -> str:
-        """The file's path under its root."""
-        return self.path.relative_to(self.root).as_posix()
-
-
-def find_kernel_sources(root: Path | None) -> tuple[Path, list[KernelSource]]:
-    """The root directory (default: the standard library) and its kernel files, by path."""
+def find_kernel_sources(root: Path | None) -> tuple[Path, list[KernelFile]]:
+    """The root directory (default: the standard library) and its kernel files, by path;
+    a missing directory, or one without kernel files, ends the command with a message."""
     from hologram import kernels
+    from hologram.cli import _fail, console
 
     base = kernels.ROOT if root is None else root.resolve()
-    if not base.is_dir():
-        raise KernelError(f"{base} is not a directory")
-    sources = []
-    for path in sorted(base.rglob("*.py")):
-        rel = path.relative_to(base)
-        if any(part.startswith("_") for part in rel.parts):
-            continue
-        family = rel.parent.as_posix() if rel.parent != Path(".") else ""
-        sources.append(KernelSource(base, family, path.stem, path, root is None))
+    try:
+        sources = kernels.discover(root)
+    except HologramError as exc:
+        raise _fail(str(exc)) from None
+    if not sources:
+        console.print(Text(f"no kernel files under {base}"), soft_wrap=True)
+        raise typer.Exit(0)
     return base, sources
 
 
@@ -102,43 +79,7 @@ def importable(root: Path, stdlib: bool) -> Iterator[None]:
             sys.path.remove(str(root))
 
 
-def load_kernel(source: KernelSource) -> Kernel:
-    """The kernel `source` defines; a failed import raises `KernelError` at the failing line."""
-    from hologram import kernels
-    from hologram.dsl.kernel import Kernel
-
-    try:
-        if source.stdlib:
-            return kernels.load(source.key)
-        module_name = "_hologram_user_kernels." + source.key.replace("/", ".")
-        spec = importlib.util.spec_from_file_location(module_name, source.path)
-        if spec is None or spec.loader is None:
-            raise KernelError("cannot import", file=str(source.path))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    except HologramError:
-        raise
-    except Exception as exc:
-        raise _import_error(source.path, exc) from exc
-    kernel = getattr(module, source.name, None)
-    if not isinstance(kernel, Kernel):
-        raise KernelError(f"defines no @hg.kernel named {source.name!r}", file=str(source.path))
-    return kernel
-
-
-def _import_error(path: Path, exc: Exception) -> KernelError:
-    """`exc` from importing `path`, located at the line of `path` that raised it."""
-    line = col = None
-    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename) == path:
-        line, col = exc.lineno, exc.offset
-    else:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
-        line = frames[-1].lineno if frames else None
-    return KernelError(f"importing failed: {type(exc).__name__}: {exc}", str(path), line, col)
-
-
-def located(exc: BaseException, source: KernelSource) -> str:
+def located(exc: BaseException, source: KernelFile) -> str:
     """An error message that starts with the file (and line) at fault."""
     if isinstance(exc, KernelError) and exc.file:
         return str(exc)
@@ -153,7 +94,7 @@ def located(exc: BaseException, source: KernelSource) -> str:
 class CompileResult:
     """What compiling one kernel file gave: a status, its signatures, files or the error."""
 
-    source: KernelSource
+    source: KernelFile
     status: str = "ok"
     signatures: list[dict[str, Any]] = field(default_factory=list)
     detail: str = ""
@@ -166,7 +107,7 @@ class CompileResult:
 
 
 def compile_source(
-    source: KernelSource, out: Path | None, output_format: OutputFormat
+    source: KernelFile, out: Path | None, output_format: OutputFormat
 ) -> CompileResult:
     """Translate, lower and verify every signature of one kernel file, and (unless `out`
     is None: a check) write its IR and bundle under `out/<family>/`."""
@@ -176,7 +117,7 @@ def compile_source(
     result = CompileResult(source)
     current = ""
     try:
-        kernel = load_kernel(source)
+        kernel = source.load()
         plan = plan_signatures(kernel)
         for signature in plan.signatures:
             current = signature_text(signature)
@@ -198,7 +139,7 @@ def compile_source(
 
 
 def write_outputs(
-    source: KernelSource,
+    source: KernelFile,
     kernel: Kernel,
     signatures: list[dict[str, Any]],
     out: Path,
@@ -225,20 +166,13 @@ def write_outputs(
 
 
 def compile_all(
-    sources: list[KernelSource], out: Path | None, output_format: OutputFormat
+    sources: list[KernelFile], out: Path | None, output_format: OutputFormat
 ) -> list[CompileResult]:
     """`compile_source` for each file, with a progress bar."""
-    from hologram.cli import console
+    from hologram.cli import progress_bar
 
     results = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("compiling", total=len(sources))
         for source in sources:
             progress.update(task, description=source.key)
@@ -285,15 +219,9 @@ def compile_command(
     ] = False,
 ) -> None:
     """Compile every kernel file to JSON IR and a .holo bundle of its precompiled signatures."""
-    from hologram.cli import _fail, console, print_table
+    from hologram.cli import console, print_table
 
-    try:
-        root, sources = find_kernel_sources(directory)
-    except HologramError as exc:
-        raise _fail(str(exc)) from None
-    if not sources:
-        console.print(Text(f"no kernel files under {root}"), soft_wrap=True)
-        return
+    root, sources = find_kernel_sources(directory)
     with importable(root, directory is None):
         results = compile_all(sources, None if check else out, output_format)
     verb = "checked" if check else "compiled"
@@ -337,12 +265,12 @@ def params_text(params: list[dict[str, Any]]) -> str:
     return ", ".join(parts)
 
 
-def list_row(source: KernelSource) -> tuple[Text, Text, str | None]:
+def list_row(source: KernelFile) -> tuple[Text, Text, str | None]:
     """The params and signatures cells of one kernel file, and its error if it fails."""
     from hologram.artifact.bundle import plan_signatures
 
     try:
-        kernel = load_kernel(source)
+        kernel = source.load()
         params = params_text(kernel.params)
         plan = plan_signatures(kernel)
     except Exception as exc:
@@ -365,15 +293,9 @@ def list_command(
     ] = None,
 ) -> None:
     """List every kernel file: family, name, parameters, signatures to compile, source file."""
-    from hologram.cli import _fail, console, print_table
+    from hologram.cli import console, print_table
 
-    try:
-        root, sources = find_kernel_sources(directory)
-    except HologramError as exc:
-        raise _fail(str(exc)) from None
-    if not sources:
-        console.print(Text(f"no kernel files under {root}"), soft_wrap=True)
-        return
+    root, sources = find_kernel_sources(directory)
     table = Table(title=f"Kernels under {root}")
     for column in ("family", "name", "params", "signatures", "source"):
         table.add_column(column)

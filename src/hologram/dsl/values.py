@@ -76,11 +76,6 @@ def constant(value: int | float | bool, dtype: DType | None = None) -> Val:
     return Val(DType.F32, const=float(value), weak=True)
 
 
-def convert_const(value: int | float | bool, dtype: DType) -> int | float | bool:
-    """`value` converted to `dtype` as a `cvt` would (see `fold.convert`)."""
-    return convert(value, dtype)
-
-
 def combine(a: Val, b: Val) -> tuple[DType, bool]:
     """The dtype and weakness of a binary operation on `a` and `b` (see `types.promote`)."""
     if a.weak and not b.weak:

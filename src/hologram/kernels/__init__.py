@@ -13,12 +13,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import traceback
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hologram.errors import KernelError
+from hologram.errors import HologramError, KernelError
 
 if TYPE_CHECKING:
     from hologram.dsl.kernel import Kernel
@@ -29,17 +30,46 @@ ROOT = Path(__file__).resolve().parent
 
 @dataclass(frozen=True)
 class KernelFile:
-    """One kernel source file: `family/name.py` under a root, and the kernel it defines."""
+    """One kernel source file, `family/name.py` under `root`; `load()` imports its kernel."""
 
+    root: Path
     family: str
     name: str
     path: Path
-    kernel: Kernel
+    stdlib: bool
 
     @property
     def key(self) -> str:
         """`family/name`, the kernel's path in the library and in bundles."""
         return f"{self.family}/{self.name}" if self.family else self.name
+
+    @property
+    def relative(self) -> str:
+        """The file's path under its root."""
+        return self.path.relative_to(self.root).as_posix()
+
+    def load(self) -> Kernel:
+        """The kernel this file defines.
+
+        A standard-library file is imported as its module; another file is imported from its
+        path (running its module code, as `python file.py` would). A failed import raises
+        `KernelError` located at the line of this file that raised.
+        """
+        if self.stdlib:
+            return load(self.key)
+        module_name = "_hologram_user_kernels." + self.key.replace("/", ".")
+        try:
+            spec = importlib.util.spec_from_file_location(module_name, self.path)
+            if spec is None or spec.loader is None:
+                raise KernelError("cannot import", file=str(self.path))
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+        except HologramError:
+            raise
+        except Exception as exc:
+            raise _import_error(self.path, exc) from exc
+        return _kernel_of(module, self.name, self.key)
 
 
 @cache
@@ -57,9 +87,8 @@ def load(key: str) -> Kernel:
 def discover(root: Path | str | None = None) -> list[KernelFile]:
     """Every kernel file under `root` (default: the standard library), sorted by path.
 
-    Files and directories whose names start with `_` are helpers, not kernels. A file under
-    another root is imported from its path (running its module code, as `python file.py`
-    would); a file that defines no kernel named after it raises `KernelError`.
+    Files and directories whose names start with `_` are helpers, not kernels. Nothing is
+    imported: each file's `load()` does that, so one broken file does not hide the others.
     """
     base = ROOT if root is None else Path(root).resolve()
     if not base.is_dir():
@@ -70,24 +99,19 @@ def discover(root: Path | str | None = None) -> list[KernelFile]:
         if any(part.startswith("_") for part in rel.parts):
             continue
         family = rel.parent.as_posix() if rel.parent != Path(".") else ""
-        key = f"{family}/{path.stem}" if family else path.stem
-        kernel = load(key) if root is None else _load_file(path, key)
-        found.append(KernelFile(family, path.stem, path, kernel))
+        found.append(KernelFile(base, family, path.stem, path, root is None))
     return found
 
 
-def _load_file(path: Path, key: str) -> Kernel:
-    module_name = "_hologram_user_kernels." + key.replace("/", ".")
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise KernelError(f"{path}: cannot import")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise KernelError(f"{path}: importing failed: {type(exc).__name__}: {exc}") from exc
-    return _kernel_of(module, path.stem, key)
+def _import_error(path: Path, exc: Exception) -> KernelError:
+    """`exc` from importing `path`, located at the line of `path` that raised it."""
+    line = col = None
+    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename) == path:
+        line, col = exc.lineno, exc.offset
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+        line = frames[-1].lineno if frames else None
+    return KernelError(f"importing failed: {type(exc).__name__}: {exc}", str(path), line, col)
 
 
 def _kernel_of(module: object, name: str, key: str) -> Kernel:
