@@ -21,6 +21,7 @@ from hologram.errors import (
     CompileError,
     DTypeError,
     EncodingError,
+    FeedError,
     HologramError,
     KernelError,
     KernelIRError,
@@ -28,9 +29,11 @@ from hologram.errors import (
     KernelTypeError,
     LaunchError,
     MemoryAccessError,
+    ModelError,
     PoolExhaustedError,
     ProgramError,
     ShapeError,
+    UnsupportedOpError,
     VerificationError,
 )
 
@@ -51,6 +54,10 @@ _LAZY_NAMES = {
     "Program": "hologram.isa.program",
     "Builder": "hologram.isa.builder",
     "DType": "hologram.isa.dtypes",
+    "compile": "hologram.compiler.compile",
+    "load": "hologram.runtime.model",
+    "Model": "hologram.runtime.model",
+    "CompiledModel": "hologram.compiler.compile",
 }
 _LAZY_SUBMODULES = ("ops",)
 

@@ -103,3 +103,17 @@ class KernelIRError(KernelError):
 class ArtifactError(HologramError):
     """A `.holo` artifact is malformed, corrupt, truncated, of an unsupported version, or
     cannot be read or written. The message names the file and the byte offset or section."""
+
+
+class ModelError(HologramError):
+    """An ONNX model is malformed or cannot be compiled; the message names the node or value."""
+
+
+class UnsupportedOpError(ModelError):
+    """A model uses an operator (or an operator version, attribute or dtype) that hologram does
+    not implement; the message names the node, the op and the opset."""
+
+
+class FeedError(HologramError):
+    """The inputs given to `Model.run` do not match the model: a missing or unknown name, or a
+    wrong dtype, rank or dimension. The message names the input."""

@@ -306,6 +306,9 @@ def _array_dtype(arg: Any) -> DType | None:
 
     if isinstance(arg, Buffer):
         return arg.dtype
+    dtype = getattr(arg, "dtype", None)
+    if isinstance(dtype, DType):  # a planned tensor (`compiler.context.TensorRef`)
+        return dtype
     if isinstance(arg, np.ndarray):
         try:
             return DType.of(arg.dtype)

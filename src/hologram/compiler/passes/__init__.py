@@ -1,0 +1,25 @@
+"""Graph passes, run in order by `run_passes` before planning.
+
+Each pass is a function `(graph, opsets) -> dict` that rewrites the graph in place and
+returns what it did (counts for the compile report). Passes keep the graph's meaning exactly:
+every rewrite is checked against the unoptimised graph in the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hologram.compiler.graph import Graph
+from hologram.compiler.passes.dead_nodes import remove_dead_nodes
+
+Pass = Callable[[Graph, dict[str, int]], dict[str, Any]]
+
+PASSES: list[tuple[str, Pass]] = [
+    ("dead_nodes", remove_dead_nodes),
+]
+
+
+def run_passes(graph: Graph, opsets: dict[str, int]) -> dict[str, Any]:
+    """Run every pass on `graph`; the report of each, by name."""
+    return {name: run(graph, opsets) for name, run in PASSES}

@@ -1,0 +1,246 @@
+"""`Model`: a compiled model bound to a backend, and `hologram.load`.
+
+    m = hologram.load("model.holo")            # maps the file; no graph work
+    outputs = m.run({"x": x})                  # or m(x=x)
+
+A run validates the feeds, looks up the plan for their shapes (made at compile time, or at
+the first run with those shapes and cached), and replays it. A plan made for particular
+values of small runtime tensors (a shape fed as an input) carries guards; when one fails the
+model plans again for the new values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hologram.compiler import types
+from hologram.compiler.compile import CompiledModel
+from hologram.compiler.graph import Dim, ValueInfo
+from hologram.compiler.memory import plan_arena
+from hologram.compiler.plan import Plan
+from hologram.compiler.planner import Planner, flat_key
+from hologram.errors import FeedError
+from hologram.runtime.executor import Executor
+from hologram.runtime.plan_runner import GuardFailed, PlanRunner
+
+MAX_PLANS = 32
+"""Plans kept per model (one per input signature); the oldest is dropped beyond that."""
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A model input or output: name, kind, element dtype and shape (symbolic dims as str)."""
+
+    name: str
+    dtype: np.dtype | None
+    shape: tuple[Dim, ...] | None
+    kind: str = "tensor"
+
+    def __repr__(self) -> str:
+        dims = "?" if self.shape is None else ", ".join(str(d) for d in self.shape)
+        return f"TensorInfo({self.name!r}, {self.kind} {self.dtype}[{dims}])"
+
+
+def _info(value: ValueInfo) -> TensorInfo:
+    elem = value.type.elem
+    try:
+        dtype = types.numpy_dtype(elem) if elem else None
+    except Exception:
+        dtype = None
+    return TensorInfo(value.name, dtype, value.type.shape, value.type.kind)
+
+
+class Model:
+    """A compiled model ready to run on one backend."""
+
+    def __init__(
+        self, compiled: CompiledModel, backend: str | Executor = "auto", source: str = ""
+    ) -> None:
+        self.compiled = compiled
+        self.executor = (
+            backend
+            if isinstance(backend, Executor)
+            else Executor(None if backend == "auto" else backend)
+        )
+        self.source = source
+        self._plans: dict[Any, Plan] = {}
+        self._runners: dict[Any, PlanRunner] = {}
+        for plan in compiled.plans:
+            self._plans[plan.signature()] = plan
+
+    # ------------------------------------------------------------ description
+    @property
+    def inputs(self) -> list[TensorInfo]:
+        """The inputs: names, dtypes and shapes (symbolic dimensions as their names)."""
+        return [_info(v) for v in self.compiled.graph.inputs]
+
+    @property
+    def outputs(self) -> list[TensorInfo]:
+        """The outputs: names, dtypes and shapes (symbolic dimensions as their names)."""
+        return [_info(v) for v in self.compiled.graph.outputs]
+
+    @property
+    def backend(self) -> str:
+        return self.executor.backend_name
+
+    def __repr__(self) -> str:
+        return f"Model({self.source or 'in memory'}, backend={self.backend!r})"
+
+    # ------------------------------------------------------------ running
+    def __call__(self, **feeds: Any) -> dict[str, Any]:
+        """`run(feeds)` with the feeds as keywords."""
+        return self.run(feeds)
+
+    def run(self, feeds: dict[str, Any], *, as_buffers: bool = False) -> dict[str, Any]:
+        """Run the model; its outputs by name (NumPy arrays, lists for sequences, None for
+        empty optionals). `as_buffers=True` returns tensors as Buffers of the model's
+        executor, so that they stay in its memory."""
+        flat, input_types = self._validate(feeds)
+        key = _signature(flat, input_types)
+        plan = self._plans.get(key)
+        if plan is not None:
+            runner = self._runners.get(key)
+            if runner is None:
+                runner = self._runners[key] = PlanRunner(plan, self.executor)
+            try:
+                natives = runner.run(flat)
+            except GuardFailed:
+                self._plans.pop(key, None)
+                self._runners.pop(key, None)
+            else:
+                return {
+                    name: self._collect(binding, lambda t: runner.output_array(natives, t),
+                                        as_buffers)
+                    for name, binding in plan.outputs.items()
+                }  # fmt: skip
+        return self._trace(key, flat, input_types, as_buffers)
+
+    def _trace(
+        self, key: Any, flat: dict[str, np.ndarray], input_types: dict[str, Any], as_buffers: bool
+    ) -> dict[str, Any]:
+        planner = Planner(self.compiled.opsets, self.executor)
+        plan = planner.plan_graph(self.compiled.graph, input_types, flat)
+        plan_arena(plan)
+        if len(self._plans) >= MAX_PLANS:
+            oldest = next(iter(self._plans))
+            self._plans.pop(oldest)
+            self._runners.pop(oldest, None)
+        self._plans[key] = plan
+
+        def read(tensor: int) -> np.ndarray:
+            spec = plan.tensors[tensor]
+            stored = planner.buffers[tensor].to_numpy().reshape(-1)[: spec.size].copy()
+            return types.from_storage(stored, spec.elem).reshape(spec.shape)
+
+        return {
+            name: self._collect(binding, read, as_buffers) for name, binding in plan.outputs.items()
+        }
+
+    def _collect(self, binding: dict[str, Any], read: Any, as_buffers: bool) -> Any:
+        if "tensor" in binding:
+            array = read(binding["tensor"])
+            if as_buffers and array.dtype.kind not in "OV":
+                return self.executor.from_numpy(np.ascontiguousarray(array))
+            return array
+        if "sequence" in binding:
+            return [self._collect(item, read, as_buffers) for item in binding["sequence"]]
+        if "optional" in binding:
+            return self._collect(binding["optional"], read, as_buffers)
+        return None
+
+    # ------------------------------------------------------------ feeds
+    def _validate(self, feeds: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Check the feeds against the inputs; the stored arrays by flat key, and the types."""
+        if not isinstance(feeds, dict):
+            raise FeedError(
+                f"feeds must be a dict of input name -> array, got {type(feeds).__name__}"
+            )
+        graph = self.compiled.graph
+        names = [v.name for v in graph.inputs]
+        extra = sorted(set(feeds) - set(names))
+        if extra:
+            raise FeedError(f"unknown input(s) {extra}; the model's inputs are {names}")
+        flat: dict[str, np.ndarray] = {}
+        input_types: dict[str, Any] = {}
+        symbols: dict[str, tuple[int, str]] = {}
+        for info in graph.inputs:
+            kind = info.type.kind
+            if info.name not in feeds:
+                if kind == "optional":
+                    input_types[info.name] = None
+                    continue
+                raise FeedError(f"input {info.name!r} is missing ({info.type.describe()})")
+            value = feeds[info.name]
+            if kind == "optional" and value is None:
+                input_types[info.name] = None
+                continue
+            inner = info.type.inner if kind == "optional" and info.type.inner else info.type
+            if inner.kind == "sequence":
+                if not isinstance(value, (list, tuple)):
+                    raise FeedError(f"input {info.name!r} is a sequence: feed a list of arrays")
+                item_type = inner.inner or inner
+                items = []
+                for k, item in enumerate(value):
+                    key = flat_key(info.name, k)
+                    array = self._check_tensor(f"{info.name}[{k}]", item, item_type, symbols)
+                    flat[key] = types.to_storage(array, item_type.elem).reshape(-1)
+                    items.append((item_type.elem, array.shape))
+                input_types[info.name] = ("sequence", item_type.elem, items)
+            else:
+                array = self._check_tensor(info.name, value, inner, symbols)
+                flat[info.name] = types.to_storage(array, inner.elem).reshape(-1)
+                input_types[info.name] = (inner.elem, array.shape)
+        return flat, input_types
+
+    def _check_tensor(
+        self, name: str, value: Any, value_type: Any, symbols: dict[str, tuple[int, str]]
+    ) -> np.ndarray:
+        if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
+            value = value.to_numpy()
+        array = np.asarray(value)
+        elem = value_type.elem
+        if elem:
+            expected = types.numpy_dtype(elem)
+            if array.dtype != expected:
+                raise FeedError(f"input {name!r} must be {expected}, got {array.dtype}")
+        shape = value_type.shape
+        if shape is not None:
+            if array.ndim != len(shape):
+                raise FeedError(f"input {name!r} must have rank {len(shape)} "
+                                f"({value_type.describe()}), got shape {array.shape}")  # fmt: skip
+            for axis, (want, got) in enumerate(zip(shape, array.shape, strict=True)):
+                if isinstance(want, int) and want != got:
+                    raise FeedError(f"input {name!r}: dimension {axis} must be {want}, got "
+                                    f"{got} (shape {array.shape})")  # fmt: skip
+                if isinstance(want, str):
+                    seen = symbols.setdefault(want, (got, name))
+                    if seen[0] != got:
+                        raise FeedError(f"input {name!r}: dimension {axis} ({want!r}) is {got}, "
+                                        f"but {want!r} is {seen[0]} in input {seen[1]!r}")  # fmt: skip
+        return array
+
+
+def _signature(flat: dict[str, np.ndarray], input_types: dict[str, Any]) -> Any:
+    entries = []
+    for name, spec in input_types.items():
+        if spec is None:
+            continue
+        if spec[0] == "sequence":
+            for k, (elem, shape) in enumerate(spec[2]):
+                entries.append((flat_key(name, k), elem, tuple(shape)))
+        else:
+            entries.append((name, spec[0], tuple(spec[1])))
+    return tuple(sorted(entries))
+
+
+def load(path: str | os.PathLike[str] | bytes, backend: str | Executor = "auto") -> Model:
+    """Map a `.holo` model file (or its bytes) and bind it to `backend`."""
+    from hologram.artifact.model import read_model
+
+    compiled = read_model(path)
+    source = "<bytes>" if isinstance(path, (bytes, bytearray)) else os.fspath(path)
+    return Model(compiled, backend, source)
