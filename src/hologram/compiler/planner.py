@@ -346,9 +346,8 @@ def _all_known(inputs: list[Ref]) -> bool:
         elif isinstance(ref, SequenceRef):
             if not all(item.value is not None for item in ref.items):
                 return False
-        elif isinstance(ref, OptionalRef):
-            if not _all_known([ref.value]):
-                return False
+        elif isinstance(ref, OptionalRef) and not _all_known([ref.value]):
+            return False
     return True
 
 

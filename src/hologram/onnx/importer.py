@@ -63,8 +63,10 @@ def load_onnx(model: Any, check: bool = True) -> tuple[Graph, dict[str, int], Mo
         try:
             proto = onnx.version_converter.convert_version(proto, MIN_OPSET)
         except Exception as exc:
-            raise ModelError(f"model {proto.graph.name!r} uses opset "
-                             f"{opsets_of(proto)['']}, which cannot be converted: {exc}") from exc  # fmt: skip
+            version = opsets_of(proto)[""]
+            raise ModelError(
+                f"model {proto.graph.name!r} uses opset {version}, which cannot be converted: {exc}"
+            ) from exc
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
     except Exception:

@@ -219,8 +219,10 @@ class Model:
                 if isinstance(want, str):
                     seen = symbols.setdefault(want, (got, name))
                     if seen[0] != got:
-                        raise FeedError(f"input {name!r}: dimension {axis} ({want!r}) is {got}, "
-                                        f"but {want!r} is {seen[0]} in input {seen[1]!r}")  # fmt: skip
+                        raise FeedError(
+                            f"input {name!r}: dimension {axis} ({want!r}) is {got}, but "
+                            f"{want!r} is {seen[0]} in input {seen[1]!r}"
+                        )
         return array
 
 

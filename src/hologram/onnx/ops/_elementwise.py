@@ -4,7 +4,8 @@
     def onnx_leaky_relu(x, alpha):
         return x if x >= 0 else x * alpha
 
-    elementwise("LeakyRelu", onnx_leaky_relu, since=6, scalars=lambda ctx: [ctx.attr("alpha", 0.01)])
+    alpha = lambda ctx: [ctx.attr("alpha", 0.01)]
+    elementwise("LeakyRelu", onnx_leaky_relu, since=6, scalars=alpha)
 
 registers LeakyRelu: its inputs (and the attribute scalars, passed as one-element constant
 inputs read everywhere) are broadcast together NumPy-style, converted to the compute dtype,
