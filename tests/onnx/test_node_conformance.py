@@ -11,9 +11,9 @@ from __future__ import annotations
 import warnings
 
 import onnx.backend.test
+from node_excludes import EXCLUDED
 
 from hologram.onnx.backend import HologramBackend
-from node_excludes import EXCLUDED
 
 with warnings.catch_warnings():
     # onnx computes some expected outputs with overflowing casts on import; not ours.

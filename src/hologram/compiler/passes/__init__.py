@@ -12,11 +12,13 @@ from typing import Any
 
 from hologram.compiler.graph import Graph
 from hologram.compiler.passes.dead_nodes import remove_dead_nodes
+from hologram.compiler.passes.fuse_elementwise import fuse_elementwise
 
 Pass = Callable[[Graph, dict[str, int]], dict[str, Any]]
 
 PASSES: list[tuple[str, Pass]] = [
     ("dead_nodes", remove_dead_nodes),
+    ("fuse_elementwise", fuse_elementwise),
 ]
 
 

@@ -85,6 +85,9 @@ class ElementwiseDef:
 
 ELEMENTWISE: dict[str, ElementwiseDef] = {}
 """op_type -> its definition (the latest registered opset range)."""
+LOWERINGS: dict[Any, ElementwiseDef] = {}
+"""The registered lowering function of each definition -> the definition (the fusion pass
+finds a node's definition for its opset through the registry)."""
 
 
 def elementwise(
@@ -118,6 +121,7 @@ def elementwise(
         apply(ctx, 0, func, [*inputs, *constants], out_elem, dtype)
 
     onnx_op(op_type, since=since, until=until)(lower)
+    LOWERINGS[lower] = definition
     return definition
 
 
