@@ -12,13 +12,18 @@ from typing import Any
 
 from hologram.compiler.graph import Graph
 from hologram.compiler.passes.dead_nodes import remove_dead_nodes
+from hologram.compiler.passes.fold_batchnorm import fold_batchnorm
 from hologram.compiler.passes.fuse_elementwise import fuse_elementwise
+from hologram.compiler.passes.simplify import simplify
 
 Pass = Callable[[Graph, dict[str, int]], dict[str, Any]]
 
 PASSES: list[tuple[str, Pass]] = [
     ("dead_nodes", remove_dead_nodes),
+    ("simplify", simplify),
+    ("fold_batchnorm", fold_batchnorm),
     ("fuse_elementwise", fuse_elementwise),
+    ("dead_nodes_after", remove_dead_nodes),
 ]
 
 
