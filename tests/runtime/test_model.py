@@ -24,10 +24,12 @@ def _model(nodes, inputs, outputs, initializers=(), opset=17) -> onnx.ModelProto
 def _add_relu(shape=("batch", 4)) -> onnx.ModelProto:
     return _model(
         [helper.make_node("Add", ["x", "y"], ["s"]), helper.make_node("Relu", ["s"], ["out"])],
-        [helper.make_tensor_value_info("x", F, list(shape)),
-         helper.make_tensor_value_info("y", F, [4])],
+        [
+            helper.make_tensor_value_info("x", F, list(shape)),
+            helper.make_tensor_value_info("y", F, [4]),
+        ],
         [helper.make_tensor_value_info("out", F, list(shape))],
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,22 +71,37 @@ def test_bad_feeds_name_the_input(model: hologram.Model, feeds: dict, message: s
 
 
 def test_symbolic_dim_must_agree_between_inputs() -> None:
-    m = hologram.Model(compile_model(_model(
-        [helper.make_node("Add", ["a", "b"], ["out"])],
-        [helper.make_tensor_value_info("a", F, ["n"]), helper.make_tensor_value_info("b", F, ["n"])],
-        [helper.make_tensor_value_info("out", F, ["n"])],
-    )), "cpu")  # fmt: skip
+    m = hologram.Model(
+        compile_model(
+            _model(
+                [helper.make_node("Add", ["a", "b"], ["out"])],
+                [
+                    helper.make_tensor_value_info("a", F, ["n"]),
+                    helper.make_tensor_value_info("b", F, ["n"]),
+                ],
+                [helper.make_tensor_value_info("out", F, ["n"])],
+            )
+        ),
+        "cpu",
+    )
     with pytest.raises(FeedError, match="'n'"):
         m.run({"a": np.zeros(3, np.float32), "b": np.zeros(4, np.float32)})
 
 
 def test_guarded_shape_input_replans_when_it_changes() -> None:
-    m = hologram.Model(compile_model(_model(
-        [helper.make_node("Reshape", ["x", "shape"], ["out"])],
-        [helper.make_tensor_value_info("x", F, [12]),
-         helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
-        [helper.make_tensor_value_info("out", F, [None, None])],
-    )), "cpu")  # fmt: skip
+    m = hologram.Model(
+        compile_model(
+            _model(
+                [helper.make_node("Reshape", ["x", "shape"], ["out"])],
+                [
+                    helper.make_tensor_value_info("x", F, [12]),
+                    helper.make_tensor_value_info("shape", TensorProto.INT64, [2]),
+                ],
+                [helper.make_tensor_value_info("out", F, [None, None])],
+            )
+        ),
+        "cpu",
+    )
     x = np.arange(12, dtype=np.float32)
     assert m.run({"x": x, "shape": np.array([3, 4])})["out"].shape == (3, 4)
     assert m.run({"x": x, "shape": np.array([3, 4])})["out"].shape == (3, 4)
@@ -108,10 +125,14 @@ def test_static_plan_is_made_at_compile_time_and_arena_reuses_memory() -> None:
         previous = f"u{k}"
     nodes.append(helper.make_node("Relu", [previous], ["out"]))
     w = rng.standard_normal(256).astype(np.float32)
-    compiled = compile_model(_model(
-        nodes, [helper.make_tensor_value_info("x", F, [256])],
-        [helper.make_tensor_value_info("out", F, [256])], [numpy_helper.from_array(w, "w")],
-    ))  # fmt: skip
+    compiled = compile_model(
+        _model(
+            nodes,
+            [helper.make_tensor_value_info("x", F, [256])],
+            [helper.make_tensor_value_info("out", F, [256])],
+            [numpy_helper.from_array(w, "w")],
+        )
+    )
     (plan,) = compiled.plans
     assert plan.arena_bytes < plan.naive_bytes
     spans = lifetimes(plan)
@@ -126,8 +147,10 @@ def test_static_plan_is_made_at_compile_time_and_arena_reuses_memory() -> None:
             ):
                 size_a = plan.tensors[a].nbytes
                 size_b = plan.tensors[b].nbytes
-                disjoint = (plan.arena[a] + size_a <= plan.arena[b]
-                            or plan.arena[b] + size_b <= plan.arena[a])  # fmt: skip
+                disjoint = (
+                    plan.arena[a] + size_a <= plan.arena[b]
+                    or plan.arena[b] + size_b <= plan.arena[a]
+                )
                 assert disjoint
     x = rng.standard_normal(256).astype(np.float32)
     expected = x
@@ -144,11 +167,14 @@ def test_unknown_op_is_a_clear_error() -> None:
 
 def _custom_domain_model() -> onnx.ModelProto:
     graph = helper.make_graph(
-        [helper.make_node("NoSuchOp", ["x"], ["out"], domain="example.domain")], "g",
-        [helper.make_tensor_value_info("x", F, [2])], [helper.make_tensor_value_info("out", F, [2])],
-    )  # fmt: skip
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                   helper.make_opsetid("example.domain", 1)])  # fmt: skip
+        [helper.make_node("NoSuchOp", ["x"], ["out"], domain="example.domain")],
+        "g",
+        [helper.make_tensor_value_info("x", F, [2])],
+        [helper.make_tensor_value_info("out", F, [2])],
+    )
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("example.domain", 1)]
+    )
 
 
 @pytest.mark.parametrize("bad", [b"", b"not a model", 42])
