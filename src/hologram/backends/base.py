@@ -13,7 +13,8 @@ Launch arguments are native objects, one per program parameter, in order:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -134,6 +135,15 @@ class Backend(ABC):
             raise LaunchError(f"expected a LaunchConfig, got {type(config).__name__}")
         kernel = self.compile(program)
         self._launch(kernel, program, config, self.check_args(program, args))
+
+    def bind_launch(
+        self, program: Program, config: LaunchConfig, args: Sequence[Any]
+    ) -> Callable[[], None]:
+        """A call that launches `program` over `config` with these native `args`, checked and
+        converted once: for plans that launch the same arguments again and again."""
+        kernel = self.compile(program)
+        checked = self.check_args(program, args)
+        return functools.partial(self._launch, kernel, program, config, checked)
 
     def synchronize(self) -> None:
         """Wait until all launched work has finished (host backends run synchronously)."""

@@ -21,11 +21,13 @@ loops.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sys
 import threading
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -169,13 +171,27 @@ class CpuBackend(HostBackend):
             finally:
                 self._intrinsic_finished = perf_counter()
             return
-        from numba.core.errors import NumbaError
+        call = (*config.grid, *config.block, *bind_args(program, args))
+        self._run_checked(kernel, program, config, call)
 
-        bound = bind_args(program, args)
-        call = (*config.grid, *config.block, *bound)
+    def bind_launch(
+        self, program: Program, config: LaunchConfig, args: Sequence[Any]
+    ) -> Callable[[], None]:
+        """A launch with fixed arguments, checked and bound to the kernel's representation once
+        (a plan's launches on its arena and constants)."""
+        kernel = self.compile(program)
+        checked = self.check_args(program, args)
+        if isinstance(kernel, IntrinsicKernel):
+            return functools.partial(self._launch, kernel, program, config, checked)
+        call = (*config.grid, *config.block, *bind_args(program, checked))
+        return functools.partial(self._run_checked, kernel, program, config, call)
+
+    def _run_checked(
+        self, kernel: NativeKernel, program: Program, config: LaunchConfig, call: tuple
+    ) -> None:
         try:
             status = self._run(kernel, program, config, call)
-        except NumbaError as exc:
+        except _numba_error() as exc:
             # Arguments of other array flags (unaligned views, say) compile a new variant here.
             raise CompileError(
                 f"program {program.name!r}: Numba could not compile the kernel {kernel.path} "
@@ -242,6 +258,14 @@ class CpuBackend(HostBackend):
         else:
             timing.backoff = 1
         return status
+
+
+@cache
+def _numba_error() -> type[Exception]:
+    """Numba's base error class (imported once, off the launch path)."""
+    from numba.core.errors import NumbaError
+
+    return NumbaError
 
 
 # ---------------------------------------------------------------- source files and signatures
