@@ -12,8 +12,8 @@ Launch arguments are native objects, one per program parameter, in order:
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import functools
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
