@@ -87,6 +87,7 @@ def _fuse_graph(graph: Graph, opsets: dict[str, int]) -> tuple[int, int]:
                 consumers[name] = consumers.get(name, 0) + 2  # never fuse away a captured value
     outputs = {v.name for v in graph.outputs}
     producer_group: dict[str, list[Node]] = {}
+    computes: dict[str, Any] = {}
     groups: dict[int, list[Node]] = {}
     group_of_node: dict[int, int] = {}
     for node in graph.nodes:
@@ -94,8 +95,10 @@ def _fuse_graph(graph: Graph, opsets: dict[str, int]) -> tuple[int, int]:
         if definition is None or len(node.outputs) != 1:
             continue
         elem = _elem_of(graph, node.outputs[0])
-        if not elem:
+        compute = _compute_of(graph, node, definition)
+        if not elem or compute is None:
             continue
+        computes[node.outputs[0]] = compute
         members = [node]
         for name in node.inputs:
             group = producer_group.get(name)
@@ -104,6 +107,7 @@ def _fuse_graph(graph: Graph, opsets: dict[str, int]) -> tuple[int, int]:
                 and consumers.get(name, 0) == 1
                 and name not in outputs
                 and _elem_of(graph, name) == elem
+                and computes.get(name) is compute
                 and group[-1].outputs[0] == name
             ):
                 for member in group:
@@ -137,6 +141,17 @@ def _fuse_graph(graph: Graph, opsets: dict[str, int]) -> tuple[int, int]:
                 new_nodes.append(node)
         graph.nodes[:] = new_nodes
     return fused, fused_nodes
+
+
+def _compute_of(graph: Graph, node: Node, definition: Any) -> Any:
+    """The dtype `node` computes in, from its inputs' element types (None if unknown)."""
+    elems = [_elem_of(graph, name) for name in node.inputs if name]
+    if not elems or not all(elems):
+        return None
+    try:
+        return definition.compute(elems, definition.out(elems))
+    except HologramError:
+        return None
 
 
 def _in_graph_order(graph: Graph, members: list[Node]) -> list[Node]:
