@@ -4,6 +4,8 @@
     hologram bench ops --sizes 1e3,1e6    each op against NumPy, per backend
     hologram isa show kernel.json         a program's text form
     hologram kernels list|compile         kernel files → JSON IR and .holo bundles (cli_kernels.py)
+    hologram compile|run|inspect          ONNX models → .holo files, run them (cli_models.py)
+    hologram bench model.holo --vs onnxruntime   a model against a peer (cli_models_bench.py)
 
 Heavy modules (NumPy, Numba, the backends) are imported inside the commands, so that
 `hologram --help` stays instant.
@@ -23,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hologram.cli_kernels import kernels_app
+from hologram.cli_models import BenchGroup, register_model_commands
 from hologram.errors import HologramError
 
 if TYPE_CHECKING:
@@ -38,7 +41,9 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-bench_app = typer.Typer(help="Measure hologram against its peers.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Measure hologram against its peers.", no_args_is_help=True, cls=BenchGroup
+)
 isa_app = typer.Typer(help="Inspect Atlas ISA programs.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(isa_app, name="isa")
@@ -321,6 +326,9 @@ def isa_show(
     # Plain output, never wrapped or styled: what is printed parses back.
     typer.echo(text.rstrip("\n"))
 
+
+# After `info`, so that `hologram --help` lists it first.
+register_model_commands(app, bench_app)
 
 if __name__ == "__main__":
     app()

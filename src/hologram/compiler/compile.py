@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,24 +59,31 @@ def compile_model(
     *,
     optimize: bool = True,
     check: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> CompiledModel:
     """Compile an ONNX model (path, bytes or ModelProto); write it to `output` if given.
 
-    `optimize=False` skips the graph passes (the plan is still made). Raises ModelError for
-    a malformed model and UnsupportedOpError for an op hologram does not implement.
+    `optimize=False` skips the graph passes (the plan is still made). `progress(stage)` is
+    called as each stage starts: `import`, `pass <name>` per graph pass, `plan`, and `write`
+    when there is an output. Raises ModelError for a malformed model and UnsupportedOpError
+    for an op hologram does not implement.
     """
     from hologram import __version__
     from hologram.compiler.passes import run_passes
     from hologram.onnx.importer import load_onnx
 
     started = time.perf_counter()
+    if progress is not None:
+        progress("import")
     graph, opsets, proto = load_onnx(model, check=check)
     report: dict[str, Any] = {"nodes_in": len(graph.nodes)}
     if optimize:
-        report["passes"] = run_passes(graph, opsets)
+        report["passes"] = run_passes(graph, opsets, progress)
     report["nodes_out"] = len(graph.nodes)
     compiled = CompiledModel(graph, opsets)
     types = static_input_types(graph)
+    if progress is not None:
+        progress("plan")
     if types is not None:
         try:
             plan = Planner(opsets).plan_graph(graph, types)
@@ -101,6 +109,8 @@ def compile_model(
     if output is not None:
         from hologram.artifact.model import write_model
 
+        if progress is not None:
+            progress("write")
         write_model(compiled, output)
     return compiled
 

@@ -18,6 +18,7 @@ import numpy as np
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType
 
 import onnx
+from hologram.artifact.model import model_to_bytes, read_model
 from hologram.compiler.compile import compile_model
 from hologram.runtime.model import Model
 
@@ -64,7 +65,7 @@ class HologramBackend(Backend):
     @classmethod
     def prepare(cls, model: onnx.ModelProto, device: str = "CPU", **kwargs: Any) -> HologramRep:
         """Compile `model`, round-trip it through a `.holo` image, bind it to `device`."""
-        compiled = compile_model(model)
+        compiled = read_model(model_to_bytes(compile_model(model)))
         return HologramRep(Model(compiled, cls._backend_name(device)))
 
     @classmethod

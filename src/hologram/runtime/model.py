@@ -186,7 +186,9 @@ class Model:
                 items = []
                 for k, item in enumerate(value):
                     key = flat_key(info.name, k)
-                    array = self._check_tensor(f"{info.name}[{k}]", item, item_type, symbols)
+                    # The tensors of a sequence may differ in shape: each item binds the
+                    # symbolic dimensions of the element type on its own.
+                    array = self._check_tensor(f"{info.name}[{k}]", item, item_type, {})
                     flat[key] = types.to_storage(array, item_type.elem).reshape(-1)
                     items.append((item_type.elem, array.shape))
                 input_types[info.name] = ("sequence", item_type.elem, items)

@@ -27,6 +27,14 @@ PASSES: list[tuple[str, Pass]] = [
 ]
 
 
-def run_passes(graph: Graph, opsets: dict[str, int]) -> dict[str, Any]:
-    """Run every pass on `graph`; the report of each, by name."""
-    return {name: run(graph, opsets) for name, run in PASSES}
+def run_passes(
+    graph: Graph, opsets: dict[str, int], progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Run every pass on `graph`; the report of each, by name. `progress(f"pass {name}")`
+    is called as each pass starts."""
+    report = {}
+    for name, run in PASSES:
+        if progress is not None:
+            progress(f"pass {name}")
+        report[name] = run(graph, opsets)
+    return report

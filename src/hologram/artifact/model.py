@@ -1,0 +1,273 @@
+"""Compiled models in `.holo` files.
+
+    write_model(compiled, "model.holo")          # what `hologram.compile(..., output=)` calls
+    data = model_to_bytes(compiled)
+    compiled = read_model("model.holo")          # or read_model(data)
+
+A model file is a container (`container.py`) with three kinds of sections:
+
+- `manifest` (kind `model.manifest`): UTF-8 JSON: versions, opsets, inputs and outputs, the
+  metadata with the compile report, the graph, the plans and the weight list;
+- `isa/<n>` (kind `kernel.isa`): one ISA binary program per distinct kernel of the plans;
+- `weights` (kind `weights.safetensors`): every tensor (initializers, attribute tensors, plan
+  constants, guard values) in one safetensors-compatible payload, each 64-byte aligned.
+
+Nothing in the file is executable but the ISA programs, and each is verified when it is
+decoded; there is no pickle. `read_model` returns weights as read-only NumPy views of the
+mapped file: loading copies no tensor data. Every problem raises `ArtifactError` naming the
+file and the section (and JSON path) at fault. The layout is specified in `SPEC.md`,
+*Compiled models*.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hologram.artifact.container import Container, ContainerWriter
+from hologram.artifact.model_check import check_plan
+from hologram.artifact.model_json import (
+    WeightIndex,
+    WeightTable,
+    check,
+    count,
+    field,
+    graph_from_json,
+    graph_to_json,
+)
+from hologram.artifact.model_plan import plan_from_json, plan_to_json
+from hologram.artifact.weights import WeightsBuilder, read_weights
+from hologram.compiler import types
+from hologram.compiler.compile import CompiledModel
+from hologram.compiler.graph import ValueInfo
+from hologram.errors import ArtifactError, HologramError
+from hologram.isa.program import Program
+
+MODEL_SCHEMA = "hologram.model"
+MODEL_VERSION = (1, 0)
+"""(major, minor) of the manifest written; readers accept the same major and any minor."""
+MANIFEST_SECTION = "manifest"
+WEIGHTS_SECTION = "weights"
+KIND_MANIFEST = "model.manifest"
+KIND_WEIGHTS = "weights.safetensors"
+KIND_ISA = "kernel.isa"
+MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
+"""What decoding a hostile manifest might still raise past its explicit checks."""
+
+
+# ---------------------------------------------------------------- writing
+def build_model(compiled: CompiledModel) -> ContainerWriter:
+    """A container writer holding `compiled` (raises ArtifactError for what it cannot store)."""
+    from hologram import __version__
+    from hologram.isa.encoding import to_bytes
+    from hologram.isa.program import ISA_VERSION
+
+    builder = WeightsBuilder()
+    weights = WeightIndex(builder)
+    graph = graph_to_json(compiled.graph, weights)
+    kernels: list[dict[str, Any]] = []
+    programs: list[bytes] = []
+    index_of: dict[bytes, int] = {}
+    plans = []
+    for number, plan in enumerate(compiled.plans):
+        indices = []
+        for program in plan.programs:
+            data = to_bytes(program)
+            if data not in index_of:
+                index_of[data] = len(programs)
+                kernels.append({"section": f"isa/{len(programs)}", "name": program.name})
+                programs.append(data)
+            indices.append(index_of[data])
+        plans.append(plan_to_json(plan, weights, indices, f"plan{number}"))
+    manifest = {
+        "schema": MODEL_SCHEMA,
+        "version": list(MODEL_VERSION),
+        "producer": {"name": "hologram", "version": __version__},
+        "isa_version": list(ISA_VERSION),
+        "opsets": dict(compiled.opsets),
+        "inputs": [_describe(v) for v in compiled.graph.inputs],
+        "outputs": [_describe(v) for v in compiled.graph.outputs],
+        "metadata": compiled.metadata,
+        "graph": graph,
+        "kernels": kernels,
+        "plans": plans,
+        "weights": {
+            "section": WEIGHTS_SECTION,
+            "bytes": builder.nbytes,
+            "tensors": weights.entries,
+        },
+    }
+    writer = ContainerWriter()
+    writer.add(MANIFEST_SECTION, KIND_MANIFEST, _dumps(manifest))
+    for kernel, data in zip(kernels, programs, strict=True):
+        writer.add(kernel["section"], KIND_ISA, data)
+    writer.add(WEIGHTS_SECTION, KIND_WEIGHTS, builder.to_bytes())
+    return writer
+
+
+def _describe(value: ValueInfo) -> dict[str, Any]:
+    """An input or output as tools read it without decoding the graph."""
+    value_type = (
+        value.type.inner if value.type.kind != "tensor" and value.type.inner else value.type
+    )
+    try:
+        dtype = types.numpy_dtype(value_type.elem).name if value_type.elem else None
+    except HologramError:
+        dtype = None
+    return {
+        "name": value.name,
+        "kind": value.type.kind,
+        "dtype": dtype,
+        "onnx_type": types.elem_name(value_type.elem) if value_type.elem else None,
+        "shape": None if value_type.shape is None else list(value_type.shape),
+    }
+
+
+def _dumps(manifest: dict[str, Any]) -> bytes:
+    def plain(value: Any) -> Any:
+        if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+            return value.item()  # a NumPy scalar in the metadata
+        raise TypeError(f"{type(value).__name__} {value!r:.60} is not JSON")
+
+    try:
+        text = json.dumps(manifest, separators=(",", ":"), allow_nan=False, default=plain)
+    except (TypeError, ValueError) as exc:
+        raise ArtifactError(f"the manifest cannot be written as JSON: {exc}") from None
+    return text.encode("utf-8")
+
+
+def model_to_bytes(compiled: CompiledModel) -> bytes:
+    """The `.holo` file of `compiled`, as bytes."""
+    return build_model(compiled).to_bytes()
+
+
+def write_model(compiled: CompiledModel, path: str | os.PathLike[str]) -> Path:
+    """Write `compiled` to `path` (atomically: readers see the old file or the new one)."""
+    return build_model(compiled).write(path)
+
+
+# ---------------------------------------------------------------- reading
+def read_model(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> CompiledModel:
+    """The compiled model in a `.holo` file (mapped, not read) or in its bytes.
+
+    Weights are read-only NumPy views of the mapping (or of the bytes given), which stays
+    alive as long as any of them does. Raises ArtifactError for anything malformed.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        container = Container(source)
+    else:
+        container = Container.open(source)
+    with container:
+        return load_model(container)
+
+
+def load_model(container: Container) -> CompiledModel:
+    """The compiled model held by an open container (see `read_model`)."""
+    try:
+        return _load(container)
+    except HologramError:
+        raise
+    except RecursionError:
+        raise ArtifactError(
+            f"{container.source}: section {MANIFEST_SECTION!r}: nested too deeply"
+        ) from None
+    except MALFORMED as exc:
+        raise ArtifactError(
+            f"{container.source}: section {MANIFEST_SECTION!r}: malformed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+
+
+def read_manifest(container: Container) -> dict[str, Any]:
+    """The manifest of a model container, its schema and version checked."""
+    where = f"{container.source}: section {MANIFEST_SECTION!r}"
+    if MANIFEST_SECTION not in container:
+        raise ArtifactError(f"{container.source}: not a compiled model (no {MANIFEST_SECTION!r})")
+    kind = container.info(MANIFEST_SECTION).kind
+    if kind != KIND_MANIFEST:
+        hint = " (a kernel bundle: use read_bundle)" if kind == "bundle.manifest" else ""
+        raise ArtifactError(f"{where}: kind is {kind!r}, not {KIND_MANIFEST!r}{hint}")
+    try:
+        manifest = json.loads(bytes(container.read(MANIFEST_SECTION)))
+    except (ValueError, RecursionError) as exc:
+        raise ArtifactError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("schema") != MODEL_SCHEMA:
+        raise ArtifactError(f"{where}: schema is not {MODEL_SCHEMA!r}")
+    version = field(manifest, "version", list, where)
+    if len(version) != 2 or not all(isinstance(v, int) for v in version):
+        raise ArtifactError(f"{where}: version {version!r:.40} is not [major, minor]")
+    if version[0] != MODEL_VERSION[0]:
+        newer = version[0] > MODEL_VERSION[0]
+        raise ArtifactError(
+            f"{where}: model format {version[0]}.{version[1]} is "
+            f"{'newer than' if newer else 'not readable by'} this reader "
+            f"({MODEL_VERSION[0]}.x, hologram {_hologram_version()})"
+            + ("; upgrade hologram to read it" if newer else "")
+        )
+    return manifest
+
+
+def _hologram_version() -> str:
+    from hologram import __version__
+
+    return __version__
+
+
+def _load(container: Container) -> CompiledModel:
+    source = container.source
+    manifest = read_manifest(container)
+    # JSON paths start at the section's name: `model.holo: manifest.plans[0].steps[2]: ...`.
+    where = f"{source}: {MANIFEST_SECTION}"
+    programs = read_kernels(container, field(manifest, "kernels", list, where), where)
+    weights_doc = field(manifest, "weights", dict, where)
+    section = field(weights_doc, "section", str, f"{where}.weights")
+    payload = _section(container, section, KIND_WEIGHTS, f"{where}.weights")
+    stored = read_weights(payload, f"{source}: section {section!r}")
+    table = WeightTable(
+        field(weights_doc, "tensors", list, f"{where}.weights"), stored, f"{where}.weights.tensors"
+    )
+    graph = graph_from_json(field(manifest, "graph", dict, where), table, f"{where}.graph")
+    plans = []
+    for index, doc in enumerate(field(manifest, "plans", list, where)):
+        plan = plan_from_json(doc, table, programs, f"{where}.plans[{index}]")
+        check_plan(plan, f"{where}.plans[{index}]")
+        plans.append(plan)
+    opsets = {
+        check(domain, str, f"{where}.opsets"): count(version, f"{where}.opsets.{domain}")
+        for domain, version in field(manifest, "opsets", dict, where).items()
+    }
+    metadata = field(manifest, "metadata", dict, where)
+    return CompiledModel(graph, opsets, plans, metadata)
+
+
+def read_kernels(container: Container, entries: list[Any], where: str) -> list[Program]:
+    """The ISA programs the manifest's `kernels` list names, decoded and verified."""
+    from hologram.isa.encoding import from_bytes
+
+    programs = []
+    for index, entry in enumerate(entries):
+        here = f"{where}.kernels[{index}]"
+        section = field(entry, "section", str, here)
+        data = _section(container, section, KIND_ISA, here)
+        try:
+            programs.append(from_bytes(data))
+        except HologramError as exc:
+            raise ArtifactError(
+                f"{container.source}: section {section!r}: bad ISA program: {exc}"
+            ) from None
+        finally:
+            data.release()
+    return programs
+
+
+def _section(container: Container, name: str, kind: str, where: str) -> memoryview:
+    if name not in container:
+        raise ArtifactError(f"{where}: no section {name!r} in the file")
+    found = container.info(name).kind
+    if found != kind:
+        raise ArtifactError(
+            f"{container.source}: section {name!r}: kind is {found!r}, not {kind!r}"
+        )
+    return container.read(name)
