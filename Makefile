@@ -50,8 +50,8 @@ dev: $(DEV_STAMP)  ## Create .venv with hologram and the dev tools.
 
 # ------------------------------------------------------------------ main targets
 .PHONY: demo
-demo: $(BASE_STAMP)  ## Run the demo: a few ops on every available backend, checked against NumPy.
-	$(PY) -m hologram.demo
+demo: $(BASE_STAMP)  ## Compile a small ONNX model, run it on the best backend, check and time it.
+	$(PY) -m hologram.demo_onnx
 
 .PHONY: test
 test: $(DEV_STAMP)  ## Run the whole test suite, then the linters.

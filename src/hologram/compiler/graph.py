@@ -88,7 +88,8 @@ class ValueType:
 
 def _dim(proto: Any) -> Dim:
     if proto.HasField("dim_value"):
-        return int(proto.dim_value)
+        # Shape inference writes -1 where it knows nothing (e.g. in If branches).
+        return int(proto.dim_value) if proto.dim_value >= 0 else None
     if proto.HasField("dim_param") and proto.dim_param:
         return proto.dim_param
     return None

@@ -182,6 +182,13 @@ class Planner:
         ctx.check_declared()
         return ctx.outputs
 
+    def fold_node(self, node: Node, inputs: list[Ref]) -> list[Ref]:
+        """Compute `node` on known `inputs` now; its outputs as constants of this plan."""
+        domain = node.domain
+        opset = self.opsets.get(domain, self.opsets.get("", 1))
+        entry = registry.lookup(node.op_type, domain, opset, node.where())
+        return self._fold(node, inputs, entry, opset)
+
     def _fold(self, node: Node, inputs: list[Ref], entry: Any, opset: int) -> list[Ref]:
         sub = Planner(self.opsets, fold_executor(), fold=False)
         ctx = OpContext(sub, node, [sub.import_ref(ref) for ref in inputs], opset)

@@ -13,6 +13,7 @@ from typing import Any
 from hologram.compiler.graph import Graph
 from hologram.compiler.passes.dead_nodes import remove_dead_nodes
 from hologram.compiler.passes.fold_batchnorm import fold_batchnorm
+from hologram.compiler.passes.fold_constants import fold_constants
 from hologram.compiler.passes.fuse_elementwise import fuse_elementwise
 from hologram.compiler.passes.simplify import simplify
 
@@ -22,6 +23,7 @@ PASSES: list[tuple[str, Pass]] = [
     ("dead_nodes", remove_dead_nodes),
     ("simplify", simplify),
     ("fold_batchnorm", fold_batchnorm),
+    ("fold_constants", fold_constants),
     ("fuse_elementwise", fuse_elementwise),
     ("dead_nodes_after", remove_dead_nodes),
 ]
