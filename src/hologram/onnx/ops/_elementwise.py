@@ -71,6 +71,13 @@ def compute_of_last(elems: list[int], out: int) -> DType:
     return widened(types.storage_dtype(elems[-1]))
 
 
+def compute_in_float(elems: list[int], out: int) -> DType:
+    """Compute in the first input's float dtype (widened), or in float64 for an integer one:
+    ops with float attributes that also take integers (Shrink, Binarizer)."""
+    dtype = types.storage_dtype(elems[0])
+    return widened(dtype) if dtype.is_float else DType.F64
+
+
 @dataclass(frozen=True)
 class ElementwiseDef:
     """How one elementwise ONNX op computes (the fusion pass reads these)."""
@@ -99,12 +106,14 @@ def elementwise(
     compute: ComputeRule = compute_of_output,
     scalars: Callable[[OpContext], Sequence[float | int]] | None = None,
     check: Callable[[OpContext, list[TensorRef]], None] | None = None,
+    domain: str = "",
 ) -> ElementwiseDef:
     """Register `op_type` as the elementwise op computing `func` (see the module docstring).
 
     `out` gives the output element type from the inputs', `compute` the dtype the func runs
     in, `scalars` the attribute values passed after the inputs, `check` validates the inputs
-    (raise `ctx.unsupported(...)` for dtypes the op does not take).
+    (raise `ctx.unsupported(...)` for dtypes the op does not take); `domain` is the op's
+    ONNX domain (the default one when empty).
     """
     definition = ElementwiseDef(op_type, func, out, compute, scalars, check)
     ELEMENTWISE[op_type] = definition
@@ -120,7 +129,7 @@ def elementwise(
         constants = [ctx.constant(np.array([v], dtype.numpy)) for v in extra]
         apply(ctx, 0, func, [*inputs, *constants], out_elem, dtype)
 
-    onnx_op(op_type, since=since, until=until)(lower)
+    onnx_op(op_type, since=since, until=until, domain=domain)(lower)
     LOWERINGS[lower] = definition
     return definition
 
@@ -199,3 +208,80 @@ def floats_only(ctx: OpContext, inputs: list[TensorRef]) -> None:
     for ref in inputs:
         if ref.elem not in FLOATS:
             raise ctx.unsupported(f"takes floating-point tensors, got {types.elem_name(ref.elem)}")
+
+
+INTEGERS = frozenset(
+    {
+        types.INT8,
+        types.INT16,
+        types.INT32,
+        types.INT64,
+        types.UINT8,
+        types.UINT16,
+        types.UINT32,
+        types.UINT64,
+    }
+)
+NUMBERS = FLOATS | INTEGERS
+
+
+def _only(allowed: frozenset[int], what: str) -> Callable[[OpContext, list[TensorRef]], None]:
+    def check(ctx: OpContext, inputs: list[TensorRef]) -> None:
+        for ref in inputs:
+            if ref.elem not in allowed:
+                raise ctx.unsupported(f"takes {what} tensors, got {types.elem_name(ref.elem)}")
+
+    return check
+
+
+integers_only = _only(INTEGERS, "integer")
+"""`check` for bitwise ops (integer tensors only)."""
+numbers_only = _only(NUMBERS, "numeric")
+"""`check` for arithmetic ops: integers and floats, not bool, float8 or strings."""
+bools_only = _only(frozenset({types.BOOL}), "bool")
+"""`check` for logical ops (bool tensors only)."""
+numbers_or_bools = _only(NUMBERS | {types.BOOL}, "numeric or bool")
+"""`check` for comparisons that also take bools (Equal)."""
+
+
+def variadic(
+    op_type: str,
+    func: Any,
+    since: int = 1,
+    until: int | None = None,
+    finish: Any = None,
+    check: Callable[[OpContext, list[TensorRef]], None] | None = None,
+) -> None:
+    """Register `op_type` as `func` folded over any number of broadcast inputs (Sum, Max).
+
+    The output has the inputs' element type; `func(acc, x)` combines two values and
+    `finish(acc, count)`, when given, turns the folded value into the result (Mean). One
+    input is copied (through `finish`).
+    """
+
+    def lower(ctx: OpContext) -> None:
+        inputs = [ctx.input(i) for i in range(ctx.n_inputs) if ctx.has_input(i)]
+        if not inputs:
+            raise ctx.error("needs at least one input")
+        if check is not None:
+            check(ctx, inputs)
+        elem = inputs[0].elem
+        for ref in inputs[1:]:
+            if ref.elem != elem:
+                names = f"{types.elem_name(elem)} and {types.elem_name(ref.elem)}"
+                raise ctx.error(f"inputs are {names}; they must have one type")
+        dtype = widened(inputs[0].dtype)
+        shape = broadcast_layout([ref.shape for ref in inputs], ctx.op_type).shape
+        args = list(inputs)
+        if finish is not None:
+            args.append(ctx.constant(np.array([len(inputs)], dtype.numpy)))
+        steps: list[tuple[Any, tuple[int, ...]]] = []
+        acc = 0
+        for k in range(1, len(inputs)):
+            steps.append((func, (acc, k)))
+            acc = len(args) + len(steps) - 1
+        if finish is not None:
+            steps.append((finish, (acc, len(inputs))))
+        launch_map(ctx, steps, args, ctx.output(0, shape, elem), dtype)
+
+    onnx_op(op_type, since=since, until=until)(lower)
