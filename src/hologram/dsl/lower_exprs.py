@@ -17,7 +17,7 @@ from hologram.dsl.ir import const_value
 from hologram.dsl.values import ArrayRef, DTypeVal, SharedRef, Val, Value, combine, constant
 from hologram.isa.dtypes import DType
 from hologram.isa.opcodes import Op
-from hologram.isa.program import Operand
+from hologram.isa.program import Operand, Pred
 
 if TYPE_CHECKING:
     from hologram.dsl.lower import Lowerer
@@ -288,7 +288,10 @@ class ExprLowering:
         """`value` as a bool (non-zero is true)."""
         val = self.scalar(value)
         if val.dtype.is_bool:
-            return val
+            if val.is_const or isinstance(val.operand, Pred):
+                return val
+            # A bool scalar parameter is a value, not a predicate: conditions need a predicate.
+            return Val(DType.BOOL, operand=self.b.mov(val.operand, DType.BOOL))  # type: ignore[arg-type]
         if val.is_const:
             return constant(bool(val.const))
         return Val(DType.BOOL, operand=self.b.setp("ne", val.operand, 0))  # type: ignore[arg-type]
