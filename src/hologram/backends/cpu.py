@@ -333,7 +333,12 @@ def kernel_signature(program: Program) -> tuple:
         if param.kind is ParamKind.SCALAR:
             argtypes.append(from_dtype(register_dtype(param.dtype)))
         else:
-            argtypes.append(types.Array(from_dtype(memory_dtype(param.dtype)), 1, "C"))
+            # Buffers the kernel never writes are typed read-only, so that read-only arrays
+            # (constants mapped from an artifact) and writable ones both dispatch to this one
+            # compiled function instead of compiling a second variant on first launch.
+            element = from_dtype(memory_dtype(param.dtype))
+            readonly = param.kind is ParamKind.BUFFER and not param.access.can_write
+            argtypes.append(types.Array(element, 1, "C", readonly=readonly))
     return tuple(argtypes)
 
 

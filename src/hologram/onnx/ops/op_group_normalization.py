@@ -1,0 +1,48 @@
+"""GroupNormalization: the channels of `(N, C, ...)` are split into `num_groups` groups and
+each group of each sample is normalised to zero mean and unit variance, then scaled and
+shifted: per group in opset 18 (`scale` and `bias` of shape `(num_groups,)`), per channel
+since opset 21 (shape `(C,)`, and `stash_type`). Statistics are computed in f32 (f64 for f64)."""
+
+import math
+
+from hologram.compiler.context import OpContext
+from hologram.onnx.ops._reduce_norm import RowNorm, launch_row_norm, stash_dtype
+from hologram.onnx.ops._reduce_rows import float_tensors
+from hologram.onnx.registry import onnx_op
+
+
+def _lower(ctx: OpContext, per_channel: bool) -> None:
+    x, scale, bias = ctx.input(0), ctx.input(1), ctx.input(2)
+    float_tensors(ctx, x, scale, bias)
+    if x.rank < 2:
+        raise ctx.error(f"takes a tensor of rank 2 or more, got shape {list(x.shape)}")
+    groups = int(ctx.attr("num_groups"))
+    n, channels = x.shape[0], x.shape[1]
+    if groups <= 0 or channels % groups:
+        raise ctx.error(f"num_groups {groups} does not divide the {channels} channels")
+    expected = channels if per_channel else groups
+    for name, ref in (("scale", scale), ("bias", bias)):
+        if ref.size != expected:
+            raise ctx.error(f"{name} has {ref.size} elements, expected {expected}")
+    _, compute = stash_dtype(ctx, x)
+    out = ctx.output(0, x.shape, x.elem)
+    spatial = math.prod(x.shape[2:])
+    r = channels // groups * spatial
+    if per_channel:
+        norm = RowNorm(n * groups, r, groups, channels // groups, spatial, per_element=False)
+    else:
+        norm = RowNorm(n * groups, r, groups, 1, r, per_element=False)
+    if out.size:
+        launch_row_norm(ctx, norm, x, scale, bias, out, compute)
+
+
+@onnx_op("GroupNormalization", since=18, until=20)
+def group_normalization_18(ctx: OpContext) -> None:
+    """Scale and bias per group."""
+    _lower(ctx, per_channel=False)
+
+
+@onnx_op("GroupNormalization", since=21)
+def group_normalization(ctx: OpContext) -> None:
+    """Scale and bias per channel."""
+    _lower(ctx, per_channel=True)

@@ -1,0 +1,7 @@
+"""ReduceProd: the product of the elements over axes (axes an input since opset 18).
+
+An empty reduction gives the identity of the operation (0, 1, -inf, +inf, ...)."""
+
+from hologram.onnx.ops._reduce_ops import register_reduce
+
+register_reduce("ReduceProd", "prod", axes_input_since=18)

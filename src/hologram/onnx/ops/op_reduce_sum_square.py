@@ -1,0 +1,7 @@
+"""ReduceSumSquare: the sum of squares over axes (axes an input since opset 18).
+
+An empty reduction gives the identity of the operation (0, 1, -inf, +inf, ...)."""
+
+from hologram.onnx.ops._reduce_ops import register_reduce
+
+register_reduce("ReduceSumSquare", "sum_square", axes_input_since=18)
