@@ -54,9 +54,13 @@ demo: $(BASE_STAMP)  ## Compile a small ONNX model, run it on the best backend, 
 	$(PY) -m hologram.demo_onnx
 
 .PHONY: test
-test: $(DEV_STAMP)  ## Run the whole test suite, then the linters.
-	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
+test: $(DEV_STAMP)  ## Run the whole test suite (ONNX node tests on the reference backend), then the linters.
+	HOLOGRAM_NODE_BACKEND=reference $(PY) -m pytest -n $(PYTEST_WORKERS) -q
 	$(MAKE) --no-print-directory lint
+
+.PHONY: conformance
+conformance: $(DEV_STAMP)  ## Run onnx's backend node tests on the cpu backend (NODE_BACKEND=... for another).
+	HOLOGRAM_NODE_BACKEND=$(or $(NODE_BACKEND),cpu) $(PY) -m pytest -n $(PYTEST_WORKERS) -q tests/onnx/test_node_conformance.py
 
 .PHONY: fast-test
 fast-test: $(DEV_STAMP)  ## Run the tests not marked slow.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 NODE_TESTS = "OnnxBackendNodeModelTest"
@@ -18,8 +20,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
     total = sum(counts.values())
     if total:
+        backend = os.environ.get("HOLOGRAM_NODE_BACKEND", "cpu")
         terminalreporter.write_line(
-            f"ONNX backend node tests (cpu): {counts['passed']} passed of {total} "
+            f"ONNX backend node tests ({backend} backend): {counts['passed']} passed of {total} "
             f"({counts['skipped']} excluded, {counts['failed'] + counts['error']} failed)",
             bold=True,
         )
