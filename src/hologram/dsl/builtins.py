@@ -71,7 +71,10 @@ _DOCS = {
     "atomic_max": "atomic_max(a, i, v): a[i] = max(a[i], v), atomically",
     "atomic_exch": "atomic_exch(a, i, v): a[i] = v, atomically",
     # intrinsics: a kernel that uses one consists of intrinsics only
-    "matmul": "matmul(a, b, c, m, n, k[, batch, trans_a, trans_b]): c = a @ b, sizes constant",
+    "matmul": (
+        "matmul(a, b, c, m, n, k[, batch, trans_a, trans_b, stride_a, stride_b, stride_c]): "
+        "c = a @ b, sizes constant"
+    ),
 }
 
 BUILTINS: dict[str, Builtin] = {name: Builtin(name, doc) for name, doc in _DOCS.items()}

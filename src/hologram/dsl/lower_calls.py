@@ -24,7 +24,7 @@ _ARITIES = {
     **dict.fromkeys(FLOAT_UNARY, (1, 1)), **dict.fromkeys(ID_BUILTINS, (0, 1)),
     **dict.fromkeys(BLOCK_REDUCTIONS, (1, 1)), **dict.fromkeys(ATOMICS, (3, 3)),
     "abs": (1, 1), "min": (2, 99), "max": (2, 99), "pow": (2, 2), "fma": (3, 3),
-    "select": (3, 3), "barrier": (0, 0), "fence": (0, 0), "shared": (2, 2), "matmul": (6, 9),
+    "select": (3, 3), "barrier": (0, 0), "fence": (0, 0), "shared": (2, 2), "matmul": (6, 12),
 }  # fmt: skip
 
 
@@ -144,7 +144,7 @@ def _matmul(lw: Lowerer, arg_nodes: list[dict[str, Any]]) -> Val:
     if not all(isinstance(a, ArrayRef) for a in arrays):
         raise lw.error("hg.matmul takes three global arrays first: a, b and c")
     sizes = [lw.static_int(a, "a matmul size") for a in arg_nodes[3:6]]
-    flags = [lw.expr(a) for a in arg_nodes[6:]]
+    flags = [lw.expr(a) for a in arg_nodes[6:9]]
     for flag in flags:
         if not (isinstance(flag, Val) and flag.is_const):
             raise lw.error("matmul's batch and transpose flags must be compile-time constants")
@@ -153,6 +153,12 @@ def _matmul(lw: Lowerer, arg_nodes: list[dict[str, Any]]) -> Val:
         name: (int(f.const) if name == "batch" else bool(f.const))  # type: ignore[union-attr, arg-type]
         for name, f in zip(names, flags, strict=False)
     }
+    # Optional element strides between the batch's matrices (0 repeats one matrix).
+    for name, node in zip(("stride_a", "stride_b", "stride_c"), arg_nodes[9:], strict=False):
+        stride = lw.static_int(node, f"matmul's {name}")
+        if stride < 0:
+            raise lw.error(f"matmul's {name} must be at least 0, got {stride}")
+        attrs[name] = stride
     a, b, c = arrays
     lw.touch(a, "read")  # type: ignore[arg-type]
     lw.touch(b, "read")  # type: ignore[arg-type]

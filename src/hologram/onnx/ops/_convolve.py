@@ -1,0 +1,249 @@
+"""Convolution as im2col and the MATMUL intrinsic (BLAS on the cpu), shared by Conv,
+ConvInteger, QLinearConv and DeformConv.
+
+    cols[g, (c, kd, kh, kw), (n, od, oh, ow)] = x[n, g * cg + c, od * sd - pd + kd * dd, ...]
+    y[n, g * kg + k, p] = sum_r w[g * kg + k, r] * cols[g, r, (n, p)]     (+ bias, epilogue)
+
+The patch matrix is written by `onnx_im2col`; a 1x1 convolution at stride 1 without padding
+skips it, as the input is its own patch matrix. The products are one MATMUL launch: for one
+group its batch is the images, the weights repeated by a batch stride of 0; for one image it
+is the groups; only several groups of several images take the patch matrix in group-major
+order, whose product the epilogue transposes back.
+
+The epilogue adds the bias, converts into the output dtype and, for QLinearConv,
+requantizes; it is skipped when the product went straight into the output and there is no
+bias. Groups of few channels (depthwise convolutions) run `onnx_conv_direct` instead: their
+products are too small for BLAS to win back the patch matrix's cost.
+
+Integer convolutions compute in float64: products of 8-bit values summed over any realistic
+window are exact there, and float64 BLAS is far faster than integer matrix products.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import hologram as hg
+from hologram.compiler import types
+from hologram.compiler.context import OpContext, TensorRef
+from hologram.onnx.ops._conv_kernels import (
+    EPILOGUE_CHUNK,
+    PLAIN,
+    QUANTIZE,
+    ROW_RUN,
+    onnx_conv_direct,
+    onnx_conv_epilogue,
+    onnx_conv_weights,
+    onnx_im2col,
+)
+from hologram.onnx.ops._nn_geometry import AXES, Window
+from hologram.onnx.ops._nn_kernels import BLOCK, fill, launch_matmul
+
+DIRECT_MAX_CHANNELS = 16
+"""Groups whose `channels in x channels out` is at most this run the direct kernel (measured:
+on par with im2col at 4 x 4, twice as fast at 1 x 2, 2.5 times slower at 16 x 16)."""
+
+
+@dataclass(frozen=True)
+class ConvShape:
+    """The sizes of one convolution: N images of C channels in `groups`, K filters."""
+
+    images: int
+    channels: int
+    filters: int
+    groups: int
+    window: Window
+
+    @property
+    def cg(self) -> int:
+        """Input channels per group."""
+        return self.channels // self.groups
+
+    @property
+    def kg(self) -> int:
+        """Filters per group."""
+        return self.filters // self.groups
+
+    @property
+    def rows(self) -> int:
+        """Rows of one group's patch matrix: cg * kernel size."""
+        return self.cg * self.window.kernel_size
+
+    @property
+    def group_major(self) -> bool:
+        """True when the patch matrix is (groups, rows, N * P) and the product needs the
+        epilogue to put the images first again."""
+        return self.groups > 1 and self.images > 1
+
+    def geometry(self) -> list[int]:
+        """The im2col kernel's table: the window, cg, groups, N, C and the group, row and
+        image strides of the patch matrix."""
+        p, rows = self.window.out_size, self.rows
+        if self.group_major:
+            strides = [rows * self.images * p, self.images * p, p]
+        else:
+            strides = [rows * p, p, self.groups * rows * p]
+        return [*self.window.table3(), self.cg, self.groups, self.images, self.channels, *strides]
+
+
+def _row_chunks(win: Window) -> tuple[int, int]:
+    """Output rows per lane (enough for ROW_RUN elements) and lanes per output plane."""
+    rows = win.out[-2] if win.rank > 1 else 1
+    chunk = min(rows, -(-ROW_RUN // win.out[-1]))
+    return chunk, -(-rows // chunk)
+
+
+def _planes(win: Window) -> int:
+    """Output planes (along the first of three spatial axes) per image and channel."""
+    return win.out[0] if win.rank == AXES else 1
+
+
+def patch_matrix(
+    ctx: OpContext, x: TensorRef, shape: ConvShape, elem: int, zero: TensorRef | None = None
+) -> TensorRef:
+    """The patch matrix of `x` in element type `elem`, less `zero[0]` when given."""
+    win = shape.window
+    cols = ctx.scratch((shape.groups * shape.rows, shape.images * win.out_size), elem)
+    chunk, chunks = _row_chunks(win)
+    lanes = shape.groups * shape.rows * shape.images * _planes(win) * chunks
+    geo = ctx.constant(np.array([*shape.geometry(), chunks, chunk], np.int64))
+    shift = zero is not None
+    if zero is None:
+        zero = _zeros(ctx, 1, elem)
+    args = [x, cols, zero, lanes, geo, shift]
+    ctx.launch(onnx_im2col, hg.blocks(lanes, BLOCK), BLOCK, args)
+    return cols
+
+
+def compute_weights(
+    ctx: OpContext, w: TensorRef, elem: int, zero: TensorRef | None = None
+) -> TensorRef:
+    """`w` in element type `elem`, less its per-filter `zero` point when given."""
+    if w.elem == elem and zero is None:
+        return w
+    out = ctx.scratch(w.shape, elem)
+    if zero is None:
+        zero = _zeros(ctx, 1, elem)
+    per_filter = w.size // w.shape[0]
+    args = [w, out, zero, w.size, per_filter, zero.size]
+    ctx.launch(onnx_conv_weights, hg.blocks(w.size, BLOCK), BLOCK, args)
+    return out
+
+
+@dataclass(frozen=True)
+class Requantize:
+    """QLinearConv's epilogue: `round(acc * scale[k]) + zero[0]`, saturated by the store."""
+
+    scale: TensorRef
+    zero: TensorRef
+
+
+def convolve(
+    ctx: OpContext,
+    x: TensorRef,
+    w: TensorRef,
+    out: TensorRef,
+    shape: ConvShape,
+    compute: int,
+    bias: TensorRef | None = None,
+    x_zero: TensorRef | None = None,
+    w_zero: TensorRef | None = None,
+    requantize: Requantize | None = None,
+    cols: TensorRef | None = None,
+) -> None:
+    """Fill `out` (N, K, *out) with the convolution of `x` by `w`, computed in `compute`
+    (see the module docstring); `cols` is a patch matrix made by the caller (DeformConv)."""
+    if out.size == 0:
+        return
+    win, p = shape.window, shape.window.out_size
+    weights = compute_weights(ctx, w, compute, w_zero)
+    if bias is None:
+        bias = _zeros(ctx, shape.filters, compute)
+    if shape.rows == 0:
+        # No input channels: the products are empty sums, the output is the bias.
+        acc = fill(ctx, ctx.scratch(out.shape, compute), 0)
+        _epilogue(ctx, acc, out, shape, requantize, (shape.filters * p, p), bias)
+        return
+    floats = compute in (types.FLOAT, types.DOUBLE)
+    few_channels = shape.cg * shape.kg <= DIRECT_MAX_CHANNELS
+    if cols is None and floats and x_zero is None and requantize is None and few_channels:
+        _direct(ctx, x, weights, out, shape, compute, bias)
+        return
+    if cols is None:
+        pointwise = win.is_pointwise() and x.elem == compute and x_zero is None
+        if pointwise and not shape.group_major:
+            cols = x
+        else:
+            cols = patch_matrix(ctx, x, shape, compute, x_zero)
+    straight = out.elem == compute and not shape.group_major and requantize is None
+    acc = out if straight else ctx.scratch((shape.images * shape.filters * p,), compute)
+    kg, rows, images, groups = shape.kg, shape.rows, shape.images, shape.groups
+    if shape.group_major:
+        strides = (kg * rows, rows * images * p, kg * images * p)
+        launch_matmul(ctx, weights, cols, acc, kg, images * p, rows, groups, strides=strides)
+        acc_strides = (p, images * p)
+    elif groups == 1:
+        strides = (0, rows * p, kg * p)
+        launch_matmul(ctx, weights, cols, acc, kg, p, rows, images, strides=strides)
+        acc_strides = (shape.filters * p, p)
+    else:
+        strides = (kg * rows, rows * p, kg * p)
+        launch_matmul(ctx, weights, cols, acc, kg, p, rows, groups, strides=strides)
+        acc_strides = (shape.filters * p, p)
+    if acc is not out or bias.value is None or np.any(np.asarray(bias.value) != 0):
+        _epilogue(ctx, acc, out, shape, requantize, acc_strides, bias)
+
+
+def _direct(
+    ctx: OpContext,
+    x: TensorRef,
+    weights: TensorRef,
+    out: TensorRef,
+    shape: ConvShape,
+    compute: int,
+    bias: TensorRef,
+) -> None:
+    """The convolution by `onnx_conv_direct`, through a `compute` copy when `out` is
+    narrower."""
+    win = shape.window
+    acc = out if out.elem == compute else ctx.scratch(out.shape, compute)
+    chunk, chunks = _row_chunks(win)
+    lanes = shape.images * shape.filters * _planes(win) * chunks
+    table = [*win.table3(), shape.cg, shape.kg, shape.filters, shape.channels, chunks, chunk]
+    geo = ctx.constant(np.array(table, np.int64))
+    args = [x, weights, bias, acc, lanes, geo]
+    ctx.launch(onnx_conv_direct, hg.blocks(lanes, BLOCK), BLOCK, args)
+    if acc is not out:
+        p = win.out_size
+        zeros = _zeros(ctx, shape.filters, compute)
+        _epilogue(ctx, acc, out, shape, None, (shape.filters * p, p), zeros)
+
+
+def _zeros(ctx: OpContext, count: int, elem: int) -> TensorRef:
+    return ctx.constant(np.zeros(count, types.storage_dtype(elem).numpy), elem)
+
+
+def _epilogue(
+    ctx: OpContext,
+    acc: TensorRef,
+    out: TensorRef,
+    shape: ConvShape,
+    requantize: Requantize | None,
+    acc_strides: tuple[int, int],
+    bias: TensorRef,
+) -> None:
+    """Launch `onnx_conv_epilogue`: `out` from `acc`, whose row (n, k) starts at
+    `n * acc_strides[0] + k * acc_strides[1]`."""
+    p = shape.window.out_size
+    chunks = -(-p // EPILOGUE_CHUNK)
+    lanes = shape.images * shape.filters * chunks
+    geo = ctx.constant(np.array([shape.filters, p, chunks, *acc_strides], np.int64))
+    if requantize is None:
+        scale = zero = bias
+        mode = PLAIN
+    else:
+        scale, zero, mode = requantize.scale, requantize.zero, QUANTIZE
+    args = [acc, out, bias, scale, zero, lanes, geo, mode]
+    ctx.launch(onnx_conv_epilogue, hg.blocks(lanes, BLOCK), BLOCK, args)
