@@ -86,3 +86,27 @@ def every_compiled_program_round_trips() -> Iterator[None]:
     Backend.compile = checked_compile  # type: ignore[method-assign]
     yield
     Backend.compile = original  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- ONNX conformance count
+# Here, not in tests/onnx/: under pytest-xdist only the root conftest runs in the controller.
+NODE_TESTS = "OnnxBackendNodeModelTest"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line with the cpu node tests passed, failed and excluded."""
+    counts = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        counts[outcome] = sum(
+            1
+            for report in terminalreporter.stats.get(outcome, [])
+            if NODE_TESTS in getattr(report, "nodeid", "") and report.nodeid.endswith("_cpu")
+        )
+    total = sum(counts.values())
+    if total:
+        backend = os.environ.get("HOLOGRAM_NODE_BACKEND", "cpu")
+        terminalreporter.write_line(
+            f"ONNX backend node tests ({backend} backend): {counts['passed']} passed of {total} "
+            f"({counts['skipped']} excluded, {counts['failed'] + counts['error']} failed)",
+            bold=True,
+        )
