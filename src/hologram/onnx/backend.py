@@ -83,7 +83,35 @@ class HologramBackend(Backend):
         outputs_info: Sequence[tuple[Any, Any]] | None = None,
         **kwargs: Any,
     ) -> tuple[Any, ...]:
-        raise NotImplementedError("hologram runs whole models; use prepare or run_model")
+        """Run one node: compiled as a one-node model over `inputs` (in the node's input
+        order), with output types from `outputs_info` where given."""
+        from hologram.compiler import types
+        from onnx import helper
+
+        arrays = [np.asarray(value) for value in inputs]
+        graph_inputs = [
+            helper.make_tensor_value_info(name, types.elem_of_numpy(array.dtype), array.shape)
+            for name, array in zip(node.input, arrays, strict=False)
+            if name
+        ]
+        infos = list(outputs_info or [])
+        graph_outputs = []
+        for k, name in enumerate(node.output):
+            if k < len(infos):
+                elem = helper.np_dtype_to_tensor_dtype(np.dtype(infos[k][0]))
+                graph_outputs.append(helper.make_tensor_value_info(name, elem, infos[k][1]))
+            else:
+                graph_outputs.append(helper.make_empty_tensor_value_info(name))
+        domain = node.domain or ""
+        opset = kwargs.get("opset_version", onnx.defs.onnx_opset_version())
+        model = helper.make_model(
+            helper.make_graph([node], "run_node", graph_inputs, graph_outputs),
+            opset_imports=[helper.make_opsetid(domain, opset)],
+        )
+        compiled = compile_model(model, check=False)
+        feeds = {name: array for name, array in zip(node.input, arrays, strict=False) if name}
+        results = Model(compiled, cls._backend_name(device)).run(feeds)
+        return tuple(results[name] for name in node.output)
 
 
 prepare = HologramBackend.prepare

@@ -11,7 +11,7 @@ registers LeakyRelu: its inputs (and the attribute scalars, passed as one-elemen
 inputs read everywhere) are broadcast together NumPy-style, converted to the compute dtype,
 and the func's result is stored in the output's dtype. The kernel is `kernels/_fuse.py`'s
 fused kernel of one step, so the graph fusion pass can put many of these funcs in one kernel
-(`ELEMENTWISE` is its table).
+(`LOWERINGS` is its table).
 
 Func names must be unique across the project (prefix them `onnx_`), as fused kernels call
 them by name.
@@ -90,8 +90,6 @@ class ElementwiseDef:
     check: Callable[[OpContext, list[TensorRef]], None] | None
 
 
-ELEMENTWISE: dict[str, ElementwiseDef] = {}
-"""op_type -> its definition (the latest registered opset range)."""
 LOWERINGS: dict[Any, ElementwiseDef] = {}
 """The registered lowering function of each definition -> the definition (the fusion pass
 finds a node's definition for its opset through the registry)."""
@@ -116,7 +114,6 @@ def elementwise(
     ONNX domain (the default one when empty).
     """
     definition = ElementwiseDef(op_type, func, out, compute, scalars, check)
-    ELEMENTWISE[op_type] = definition
 
     def lower(ctx: OpContext) -> None:
         inputs = [ctx.input(i) for i in range(ctx.n_inputs) if ctx.has_input(i)]

@@ -1,9 +1,10 @@
 """ai.hologram.FusedElementwise: a tree of elementwise ops computed in one kernel.
 
 Made by the fusion pass (`compiler/passes/fuse_elementwise.py`). Each step calls the
-`@hg.func` of its op (`_elementwise.ELEMENTWISE`) on fused inputs and earlier results; the
-attribute scalars of a step (LeakyRelu's alpha) are extra one-element inputs. The kernel is
-`kernels/_fuse.py`'s fused kernel, so broadcasting works as for a single op.
+`@hg.func` of its op at the model's opset (`_elementwise.LOWERINGS`) on fused inputs and
+earlier results; the attribute scalars of a step (LeakyRelu's alpha) are extra one-element
+inputs. The kernel is `kernels/_fuse.py`'s fused kernel, so broadcasting works as for a
+single op.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from hologram.compiler.context import OpContext, TensorRef
-from hologram.onnx.ops._elementwise import ELEMENTWISE, launch_map
-from hologram.onnx.registry import HOLOGRAM_DOMAIN, onnx_op
+from hologram.onnx.ops._elementwise import LOWERINGS, launch_map
+from hologram.onnx.registry import HOLOGRAM_DOMAIN, lookup, onnx_op
 from hologram.ops._broadcast import broadcast_shapes
 
 _MISSING = object()
@@ -63,7 +64,9 @@ def fused_elementwise(ctx: OpContext) -> None:
     plans = []
     compute = None
     for step in steps:
-        definition = ELEMENTWISE[step["op"]]
+        # The definition registered for the model's opset, as the fusion pass chose it (an op
+        # whose semantics changed between opsets has one definition per range).
+        definition = LOWERINGS[lookup(step["op"], "", opset, ctx.where()).function]
         view = _StepView(ctx, step["op"], step.get("attrs", {}), opset)
         arg_elems = [elems[a] for a in step["args"]]
         out_elem = definition.out(arg_elems)
