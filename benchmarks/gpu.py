@@ -1,0 +1,332 @@
+"""The cuda backend against the GPU's ceilings and against CuPy and PyTorch, in one run.
+
+    python benchmarks/gpu.py [--sections copy,elementwise,reduce,matmul,models] [--mib 256]
+                             [--repeats 20] [--models mlp,resnet,bert,gpt] [--batches 1,32]
+
+Every time is the median of `--repeats` samples taken with CUDA events after a warm-up.
+- copy: the device-to-device copy of `--mib` MiB (cudaMemcpy), the bandwidth ceiling, counting
+  bytes read plus bytes written;
+- elementwise: `hologram.ops` add and gelu, and a fused chain written in the kernel language,
+  on float32 arrays of `--mib` MiB each, as a fraction of the copy's bandwidth (target 0.85);
+- reduce: a grid-stride block-sum kernel and `hologram.ops.sum`, bytes read over time as a
+  fraction of the copy's bandwidth (target 0.80);
+- matmul: the MATMUL intrinsic (cuBLAS) against `cupy.matmul` and `torch.matmul` for float16,
+  bfloat16 and float32 (TF32 off everywhere; target within 1.1x);
+- models: the end-to-end test models (`tests/models/data/*.onnx`) on the cuda backend against
+  the same PyTorch modules (`tests/models/model_zoo.py`) in eager mode on the same GPU, at each
+  batch size; hologram's time includes copying the NumPy feeds in and the outputs out, and
+  its output is checked against onnxruntime on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import hologram
+import hologram as hg
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "models" / "data"
+
+
+def gpu_ms(call: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
+    """Median milliseconds of `call` between two CUDA events on the current stream."""
+    import cupy
+
+    for _ in range(warmup):
+        call()
+    cupy.cuda.get_current_stream().synchronize()
+    start, end = cupy.cuda.Event(), cupy.cuda.Event()
+    samples = []
+    for _ in range(repeats):
+        start.record()
+        call()
+        end.record()
+        end.synchronize()
+        samples.append(cupy.cuda.get_elapsed_time(start, end))
+    return statistics.median(samples)
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    """Print a plain-text table (kept plain so that logs read well)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    print(f"\n## {title}")
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+# ---------------------------------------------------------------- kernels of the benchmark
+@hg.kernel
+def fused_chain(x: hg.Array[hg.float32], y: hg.Array[hg.float32], out: hg.Array[hg.float32],
+                n: hg.uint32):  # fmt: skip
+    """out = tanh(1.5 * x + y) * x + sigmoid(y): five ops in one pass."""
+    i = hg.uint32(hg.global_id())
+    if i < n:
+        a = x[i]
+        b = y[i]
+        out[i] = hg.tanh(a * 1.5 + b) * a + hg.sigmoid(b)
+
+
+@hg.kernel
+def fused_chain_strided(x: hg.Array[hg.float32], y: hg.Array[hg.float32],
+                        out: hg.Array[hg.float32], n: hg.uint32):  # fmt: skip
+    """The fused chain over a grid-stride loop: each lane does many elements."""
+    i = hg.global_id()
+    stride = hg.grid_dim() * hg.block_dim()
+    while i < n:
+        a = x[i]
+        b = y[i]
+        out[i] = hg.tanh(a * 1.5 + b) * a + hg.sigmoid(b)
+        i += stride
+
+
+@hg.kernel
+def block_sum(x: hg.Array[hg.float32], out: hg.Array[hg.float32], n: hg.uint32):
+    """out[0] += sum(x): grid-stride partial sums, a block sum, one atomic per block."""
+    s = hg.float32(0.0)
+    i = hg.global_id()
+    stride = hg.grid_dim() * hg.block_dim()
+    while i < n:
+        s += x[i]
+        i += stride
+    total = hg.block_sum(s)
+    if hg.lane_id() == 0:
+        hg.atomic_add(out, 0, total)
+
+
+# ---------------------------------------------------------------- sections
+def bench_copy(mib: int, repeats: int) -> float:
+    import cupy
+
+    nbytes = mib << 20
+    src, dst = cupy.ones(nbytes, np.uint8), cupy.empty(nbytes, np.uint8)
+    ms = gpu_ms(lambda: dst.data.copy_from_device_async(src.data, nbytes), repeats)
+    gbs = 2 * nbytes / ms / 1e6
+    table(
+        "device-to-device copy (ceiling)", ["MiB", "ms", "GB/s"], [[mib, f"{ms:.3f}", f"{gbs:.0f}"]]
+    )
+    return gbs
+
+
+def bench_elementwise(ex: hologram.Executor, mib: int, repeats: int, ceiling: float) -> None:
+    from hologram import ops
+
+    n = (mib << 20) // 4
+    rng = np.random.default_rng(0)
+    x = ex.from_numpy(rng.standard_normal(n, dtype=np.float32))
+    y = ex.from_numpy(rng.standard_normal(n, dtype=np.float32))
+    out = ex.allocate(n, "f32")
+    rows = []
+    cases: list[tuple[str, Callable[[], Any], int]] = []
+    add = ops.prepare("add", x, y, out=out)
+    cases.append(("ops.add", add.run, 3))
+    gelu = ops.prepare("gelu", x, out=out)
+    cases.append(("ops.gelu", gelu.run, 2))
+    config = hologram.LaunchConfig(hg.blocks(n, 256), 256)
+    program, args = fused_chain.program_for([x, y, out, n])
+    launch = ex.backend.bind_launch(program, config, [a.native() if hasattr(a, "native") else a
+                                                       for a in args])  # fmt: skip
+    cases.append(("fused chain (5 ops)", launch, 3))
+    sms = ex.backend._cupy.cuda.Device().attributes["MultiProcessorCount"]
+    program, args = fused_chain_strided.program_for([x, y, out, n])
+    natives = [a.native() if hasattr(a, "native") else a for a in args]
+    strided = ex.backend.bind_launch(program, hologram.LaunchConfig(sms * 8, 256), natives)
+    cases.append(("fused chain, grid-stride", strided, 3))
+    cx, cy, cz = x.native(), y.native(), out.native()
+    cases.append(("cupy.add (peer)", lambda: ex.backend._cupy.add(cx, cy, out=cz), 3))
+    for name, call, arrays in cases:
+        ms = gpu_ms(call, repeats)
+        gbs = arrays * n * 4 / ms / 1e6
+        rows.append([name, f"{ms:.3f}", f"{gbs:.0f}", f"{gbs / ceiling:.2f}", "0.85"])
+    strided()  # the check below reads the chain's output
+    xs, ys, got = x.to_numpy(), y.to_numpy(), out.to_numpy()
+    want = np.tanh(1.5 * xs.astype(np.float64) + ys) * xs + 1 / (1 + np.exp(-ys.astype(np.float64)))
+    error = float(np.max(np.abs(got - want)))
+    table(f"elementwise, float32, {mib} MiB per array (fused chain max error {error:.1e})",
+          ["kernel", "ms", "GB/s", "of copy", "target"], rows)  # fmt: skip
+
+
+def bench_reduce(ex: hologram.Executor, mib: int, repeats: int, ceiling: float) -> None:
+    from hologram import ops
+
+    n = (mib << 20) // 4
+    data = np.random.default_rng(1).standard_normal(n, dtype=np.float32)
+    x = ex.from_numpy(data)
+    total = ex.zeros(1, "f32")
+    sms = ex.backend._cupy.cuda.Device().attributes["MultiProcessorCount"]
+    config = hologram.LaunchConfig(sms * 8, 256)
+    program, args = block_sum.program_for([x, total, n])
+    natives = [a.native() if hasattr(a, "native") else a for a in args]
+    launch = ex.backend.bind_launch(program, config, natives)
+    zero = total.native()
+
+    def one_sum() -> None:
+        zero.fill(0)
+        launch()
+
+    rows = []
+    ms = gpu_ms(one_sum, repeats)
+    rows.append(["block_sum kernel", f"{ms:.3f}", f"{n * 4 / ms / 1e6:.0f}",
+                 f"{n * 4 / ms / 1e6 / ceiling:.2f}"])  # fmt: skip
+    error = abs(float(total.to_numpy()[0]) - float(data.astype(np.float64).sum()))
+    prepared = ops.prepare("sum", x)
+    ms = gpu_ms(prepared.run, repeats)
+    rows.append(
+        ["ops.sum", f"{ms:.3f}", f"{n * 4 / ms / 1e6:.0f}", f"{n * 4 / ms / 1e6 / ceiling:.2f}"]
+    )
+    table(f"reductions, float32, {mib} MiB (block_sum abs error {error:.2e}; target 0.80)",
+          ["kernel", "ms", "GB/s read", "of copy"], rows)  # fmt: skip
+
+
+def bench_matmul(ex: hologram.Executor, repeats: int) -> None:
+    import cupy
+
+    from hologram.isa import Builder
+
+    try:
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    except ImportError:
+        torch = None
+    rows = []
+    for dtype in ("f16", "bf16", "f32"):
+        for size in (1024, 4096, 8192):
+            m = n = k = size
+            b = Builder(f"mm_{dtype}_{size}")
+            pa, pb = b.buffer("a", dtype), b.buffer("b", dtype)
+            pc = b.buffer("c", dtype, access="write")
+            b.matmul(pa, pb, pc, batch=1, m=m, n=n, k=k, trans_a=False, trans_b=False,
+                     stride_a=0, stride_b=0, stride_c=0)  # fmt: skip
+            program = b.build()
+            np_dtype = hologram.DType.of(dtype).numpy
+            rng = np.random.default_rng(size)
+            a = cupy.asarray(rng.standard_normal((m, k)).astype(np.float32)).astype(np_dtype)
+            bb = cupy.asarray(rng.standard_normal((k, n)).astype(np.float32)).astype(np_dtype)
+            c = cupy.empty((m, n), np_dtype)
+            flat = [a.reshape(-1), bb.reshape(-1), c.reshape(-1)]
+            launch = ex.backend.bind_launch(program, hologram.LaunchConfig(1, 1), flat)
+            ms = gpu_ms(launch, repeats)
+            flops = 2 * m * n * k
+            row = [dtype, size, f"{ms:.3f}", f"{flops / ms / 1e9:.0f}"]
+            try:
+                peer = gpu_ms(lambda a=a, bb=bb: cupy.matmul(a, bb), repeats)
+                row += [f"{peer:.3f}", f"{ms / peer:.2f}"]
+            except Exception as exc:  # CuPy may lack a dtype's GEMM
+                row += [f"n/a ({type(exc).__name__})", "-"]
+            if torch is not None:
+                ta, tb = torch.from_dlpack(a), torch.from_dlpack(bb)
+                peer = gpu_ms(lambda ta=ta, tb=tb: torch.matmul(ta, tb), repeats)
+                row += [f"{peer:.3f}", f"{ms / peer:.2f}"]
+            rows.append(row)
+    header = ["dtype", "m=n=k", "hologram ms", "TFLOP/s", "cupy ms", "x cupy", "torch ms",
+              "x torch"]  # fmt: skip
+    table("matmul (MATMUL intrinsic on cuBLAS; TF32 off; target <= 1.1x)", header, rows)
+
+
+def bench_models(models: list[str], batches: list[int], repeats: int) -> None:
+    import onnxruntime as ort
+    import torch
+
+    sys.path.insert(0, str(ROOT / "tests" / "models"))
+    import model_zoo
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in models:
+            onnx_path = DATA / f"{name}.onnx"
+            holo_path = Path(tmp) / f"{name}.holo"
+            started = time.perf_counter()
+            hologram.compile(str(onnx_path), output=holo_path)
+            compile_s = time.perf_counter() - started
+            started = time.perf_counter()
+            model = hologram.load(holo_path, backend="cuda")
+            load_s = time.perf_counter() - started
+            session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+            try:
+                builder, example, _ = model_zoo.MODELS[name]
+                torch.manual_seed(model_zoo.SEED)
+                module = builder().eval().cuda()
+            except Exception as exc:  # transformers may be missing for bert and gpt
+                module = None
+                print(f"{name}: no PyTorch peer ({type(exc).__name__}: {exc})")
+            for batch in batches:
+                feeds = _feeds(model, batch, np.random.default_rng(batch))
+                want = session.run(None, feeds)[0]
+                got = model.run(feeds)["output"]
+                error = float(np.max(np.abs(got - want)) / (np.max(np.abs(want)) + 1e-12))
+                ms = gpu_ms(lambda f=feeds, m=model: m.run(f), repeats)
+                row = [name, batch, f"{compile_s:.2f}", f"{load_s * 1e3:.1f}", f"{ms:.3f}",
+                       f"{error:.1e}"]  # fmt: skip
+                if module is not None:
+                    inputs = [torch.from_numpy(v).cuda() for v in feeds.values()]
+                    with torch.no_grad():
+                        peer = gpu_ms(lambda i=inputs, m=module: m(*i), repeats)
+                    row += [f"{peer:.3f}", f"{ms / peer:.2f}"]
+                else:
+                    row += ["-", "-"]
+                rows.append(row)
+    header = ["model", "batch", "compile s", "load ms", "hologram ms", "rel err vs ort",
+              "torch eager ms", "x eager"]  # fmt: skip
+    table("models on cuda vs PyTorch eager (same GPU; targets: batch 1 <= 0.5x, "
+          "batch 32 <= 1x)", header, rows)  # fmt: skip
+
+
+def _feeds(model: hologram.Model, batch: int, rng: np.random.Generator) -> dict:
+    feeds = {}
+    for info in model.inputs:
+        shape = tuple(batch if isinstance(d, str) else d for d in info.shape)
+        if np.issubdtype(info.dtype, np.integer):
+            feeds[info.name] = rng.integers(0, 1000, size=shape).astype(info.dtype)
+        else:
+            feeds[info.name] = rng.standard_normal(shape).astype(info.dtype)
+    return feeds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sections", default="copy,elementwise,reduce,matmul,models")
+    parser.add_argument("--mib", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--models", default="mlp,resnet,mobilenet,unet,bert,gpt")
+    parser.add_argument("--batches", default="1,32")
+    args = parser.parse_args(argv)
+    sections = args.sections.split(",")
+    ex = hologram.Executor("cuda")
+    print(f"device: {ex.backend.device_name()}")
+    ceiling = bench_copy(args.mib, args.repeats)
+    steps: dict[str, Callable[[], None]] = {
+        "elementwise": lambda: bench_elementwise(ex, args.mib, args.repeats, ceiling),
+        "reduce": lambda: bench_reduce(ex, args.mib, args.repeats, ceiling),
+        "matmul": lambda: bench_matmul(ex, args.repeats),
+        "models": lambda: bench_models(args.models.split(","),
+                                       [int(b) for b in args.batches.split(",")], args.repeats),
+    }  # fmt: skip
+    status = 0
+    for name, step in steps.items():
+        if name in sections:
+            try:
+                step()
+            except Exception as exc:  # one broken section must not hide the others' figures
+                import traceback
+
+                traceback.print_exc()
+                print(f"section {name} failed: {type(exc).__name__}: {exc}")
+                status = 1
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
