@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from hologram.isa import Builder, DType, LaunchConfig, Program
     from hologram.memory import Buffer, Pool
     from hologram.runtime import Executor
+    from hologram.stream import ComputePipeline, Stream
 
 # name -> the module that defines it, imported on first access.
 _LAZY_NAMES = {
@@ -58,6 +59,8 @@ _LAZY_NAMES = {
     "load": "hologram.runtime.model",
     "Model": "hologram.runtime.model",
     "CompiledModel": "hologram.compiler.compile",
+    "Stream": "hologram.stream.chunker",
+    "ComputePipeline": "hologram.stream.pipeline",
 }
 _LAZY_SUBMODULES = ("ops",)
 
@@ -128,6 +131,7 @@ __all__ = [
     "DTypeError",
     "DType",
     "CompiledModel",
+    "ComputePipeline",
     "EncodingError",
     "Executor",
     "FeedError",
@@ -146,6 +150,7 @@ __all__ = [
     "Program",
     "ProgramError",
     "ShapeError",
+    "Stream",
     "UnsupportedOpError",
     "VerificationError",
     "__version__",
