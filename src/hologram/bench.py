@@ -33,6 +33,8 @@ TARGET_FROM_SIZE = 10**6
 """Targets apply from this many elements on; smaller sizes measure call overhead."""
 ROW_LENGTH = 1000
 """Reductions, softmax and layer_norm work on rows of this many elements."""
+BIAS_LENGTH = 512
+"""`add_bias` adds a vector of this many elements to each row."""
 MAX_MATMUL_SIDE = 2048
 """Square matmul/gemm rows stop at this side (larger ones take seconds a call)."""
 _MIN_SAMPLE_SECONDS = 0.02
@@ -123,7 +125,7 @@ class _Case:
     op: str
     arity: int = 1
     domain: tuple[float, float] = (-3.0, 3.0)
-    layout: str = "flat"  # flat | rows | square
+    layout: str = "flat"  # flat | rows | square | bias
     target: float | None = None
     prefix: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -131,6 +133,8 @@ class _Case:
     def shapes(self, size: int) -> list[tuple[int, ...]]:
         if self.layout == "rows":
             return [(max(size // ROW_LENGTH, 1), min(size, ROW_LENGTH))] * self.arity
+        if self.layout == "bias":  # [N, 512] + [512]: a broadcast read
+            return [(max(size // BIAS_LENGTH, 1), BIAS_LENGTH), (BIAS_LENGTH,)]
         if self.layout == "square":
             side = max(int(round(math.sqrt(size))), 1)
             return [(side, side)] * self.arity
@@ -143,6 +147,7 @@ _CASES: dict[str, _Case] = {
         op: _Case(op, 2, target=_ELEMENTWISE_TARGET)
         for op in ("add", "sub", "mul", "minimum", "maximum")
     },
+    "add_bias": _Case("add", 2, layout="bias", target=_ELEMENTWISE_TARGET),
     "div": _Case("div", 2, (0.5, 3.0), target=_ELEMENTWISE_TARGET),
     "pow": _Case("pow", 2, (0.5, 2.0), target=_ELEMENTWISE_TARGET),
     **{

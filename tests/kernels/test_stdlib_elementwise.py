@@ -17,7 +17,7 @@ from hologram import kernels
 from hologram.errors import KernelError
 from hologram.isa import DType, Op
 from hologram.isa.program import Arg
-from hologram.kernels._elementwise import FULL, SCALAR, STRIDED, layout_table
+from hologram.kernels._elementwise import FULL, SCALAR, STRIDED, layout_table, pitch_magic
 from hologram.kernels._fuse import fuse_elementwise
 
 TOLERANCE = {"f16": 2e-3, "bf16": 1.6e-2, "f32": 2e-5, "f64": 1e-12}
@@ -262,3 +262,19 @@ def test_contiguous_launch_is_one_load_per_input_and_no_loop(key):
     assert len(loads) == arity
     assert all(inst.srcs[0] != Arg(program.param_index("layout")) for inst in loads)
     assert not any(inst.op is Op.LOOP for inst in program.instructions)
+
+
+def test_pitch_magic_divides_every_u32_exactly(rng):
+    # The STRIDED reads divide by multiplying (`pitch_quotient`); checked here in u64 NumPy
+    # against integer division, at both ends of the u32 range and at random.
+    numerators = np.concatenate(
+        [np.arange(5000), 2**32 - 1 - np.arange(5000), rng.integers(0, 2**32, 20000)]
+    ).astype(np.uint64)
+    pitches = [*range(1, 1100), 2**16 + 1, 2**31 - 1, 2**31, 2**31 + 1, 2**32 - 1]
+    pitches += [int(p) for p in rng.integers(2, 2**32, 300)]
+    for pitch in pitches:
+        low, high, shift = (np.uint64(w) for w in pitch_magic(pitch))
+        quotient = (((numerators * low) >> np.uint64(32)) + numerators * high) >> shift
+        np.testing.assert_array_equal(quotient, numerators // np.uint64(pitch), err_msg=str(pitch))
+    with pytest.raises(ValueError):
+        pitch_magic(0)

@@ -47,6 +47,7 @@ RUNTIME_IMPORTS: dict[str, dict[str, str]] = {
         "_tanh32": "tanh_f32",
         "_log32": "log_f32",
         "_pow32": "pow_f32",
+        "_erf32": "erf_f32",
     },
 }
 """Runtime module -> {local name in the generated module: its helper there}."""
@@ -85,7 +86,13 @@ _FLOAT_UNARY = {
 }
 
 
-_VECTOR_MATH = {Op.EXP: "_exp32", Op.LOG: "_log32", Op.SIGMOID: "_sigmoid32", Op.TANH: "_tanh32"}
+_VECTOR_MATH = {
+    Op.EXP: "_exp32",
+    Op.LOG: "_log32",
+    Op.SIGMOID: "_sigmoid32",
+    Op.TANH: "_tanh32",
+    Op.ERF: "_erf32",
+}
 """float32 versions that vectorise (see `backends/_cpu_math.py`)."""
 
 

@@ -6,8 +6,9 @@ Every elementwise kernel (`vector/`, `activation/`, `math/`, `convert/`, `linalg
     <inputs...>, out, n, layout, <scalars...>, compute, <input>_read..., rank
 
 - `<inputs>`: generic arrays; `out`: the generic output array of `n` elements;
-- `layout`: a u32 array describing the collapsed output dimensions and each input's strides
-  (`layout_table`); read only by STRIDED inputs, so any u32 array will do when none is;
+- `layout`: a u32 array describing the collapsed output dimensions (as magic numbers that turn
+  divisions into multiplications) and each input's strides (`layout_table`); read only by
+  STRIDED inputs, so any u32 array will do when none is;
 - `<scalars>`: the op's own `hg.Scalar` parameters (e.g. axpby's `alpha`, `beta`);
 - `compute`: the dtype the element function runs in (the output's, or f32 for f16/bf16
   outputs); inputs are converted to it on load and the result is rounded once at the store;
@@ -42,22 +43,28 @@ STRIDED = 2
 """Read at the offset `strided_offset` computes from `layout`."""
 
 
+MAGIC = 3
+"""Table entries per collapsed dimension that describe its pitch (see `layout_table`)."""
+
+
 @hg.func
 def pitch_quotient(i, layout, d):
-    """`i // pitch[d]`. Pitches are never 0; saying so (`max(..., 1)`) lets the compiler drop
-    the division-by-zero branch and compute the division once for all inputs of a launch."""
-    return i // max(layout[d], 1)
+    """`i // pitch[d]` as a multiply by the pitch's magic number (`layout_table`): integer
+    division does not vectorise, while this is two 32 x 32 -> 64-bit products and shifts."""
+    wide = hg.uint64(i)
+    low = (wide * hg.uint64(layout[MAGIC * d])) >> 32
+    return hg.uint32((low + wide * hg.uint64(layout[MAGIC * d + 1])) >> layout[MAGIC * d + 2])
 
 
 @hg.func
 def strided_offset(i, layout, rank, slot):
     """The element offset of input `slot` for output index `i` (see `layout_table`).
 
-    A sum over the collapsed dimensions of `(i // pitch) * coefficient`: the divisions depend
+    A sum over the collapsed dimensions of `(i // pitch) * coefficient`: the quotients depend
     on `i` alone, so the inputs of a launch share them. Dimensions 0 to 2 are unrolled; a loop
     takes the rest.
     """
-    coefficients = rank * (slot + 1)
+    coefficients = MAGIC * rank + rank * slot
     offset = i * layout[coefficients + rank - 1]
     if rank > 4:
         for d in range(rank - 2, 2, -1):
@@ -92,17 +99,30 @@ def layout_table(dims: Sequence[int], strides: Sequence[Sequence[int]]) -> np.nd
     With pitches `P[d] = prod(dims[d+1:])`, the coordinate along `d` of output index `i` is
     `(i // P[d]) % dims[d]`, and an input's offset `sum(coordinate[d] * stride[d])` equals
     `sum((i // P[d]) * c[d])` with `c[d] = stride[d] - stride[d+1] * dims[d+1]` (the last
-    `c` is the last stride): no remainders and no chain of divisions. The table holds `P`, then
-    each input's `c` (wrapped to u32: the sum wraps back to the exact offset).
+    `c` is the last stride): no remainders and no chain of divisions. The table holds, for each
+    `d`, the `MAGIC` words of `pitch_magic(P[d])`, then each input's `c` (wrapped to u32: the
+    sum wraps back to the exact offset).
     """
     rank = len(dims)
     pitches = [math.prod(dims[d + 1 :]) for d in range(rank)]
-    table = list(pitches)
+    table = [word for pitch in pitches for word in pitch_magic(pitch)]
     for per_input in strides:
         padded = [*per_input, 0]
         table += [padded[d] - padded[d + 1] * (dims[d + 1] if d + 1 < rank else 0)
                   for d in range(rank)]  # fmt: skip
     return np.array([value % 2**32 for value in table], np.uint32)
+
+
+def pitch_magic(pitch: int) -> tuple[int, int, int]:
+    """(low, high, shift) with `i // pitch == ((i * low >> 32) + i * high) >> shift` for every
+    u32 `i`: `low + high * 2**32` is `ceil(2**(32 + shift) / pitch)`, `shift` is
+    `ceil(log2(pitch))` (Granlund and Montgomery, "Division by invariant integers using
+    multiplication", 1994: the product is exact for 32-bit numerators)."""
+    if not 1 <= pitch < 2**32:
+        raise ValueError(f"a pitch must be in [1, 2**32), got {pitch}")
+    shift = (pitch - 1).bit_length()
+    magic = -(-(1 << (32 + shift)) // pitch)
+    return magic % 2**32, magic >> 32, shift
 
 
 def _signatures(inputs: tuple[str, ...], pairs: tuple[tuple[str, str], ...]) -> list[dict]:
