@@ -6,6 +6,8 @@
     hologram kernels list|compile         kernel files → JSON IR and .holo bundles (cli_kernels.py)
     hologram compile|run|inspect          ONNX models → .holo files, run them (cli_models.py)
     hologram bench model.holo --vs onnxruntime   a model against a peer (cli_models_bench.py)
+    hologram holotensor encode|info|decode|verify  progressive weight files (cli_holotensor.py)
+    hologram stream in.f32 -o out.f32 --op relu  a file of any size through ops (cli_stream.py)
 
 Heavy modules (NumPy, Numba, the backends) are imported inside the commands, so that
 `hologram --help` stays instant.
@@ -24,8 +26,10 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hologram.cli_holotensor import holotensor_app
 from hologram.cli_kernels import kernels_app
 from hologram.cli_models import BenchGroup, register_model_commands
+from hologram.cli_stream import register_stream_command
 from hologram.errors import HologramError
 
 if TYPE_CHECKING:
@@ -48,6 +52,7 @@ isa_app = typer.Typer(help="Inspect Atlas ISA programs.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(isa_app, name="isa")
 app.add_typer(kernels_app, name="kernels")
+app.add_typer(holotensor_app, name="holotensor")
 
 console = Console()
 
@@ -329,6 +334,7 @@ def isa_show(
 
 # After `info`, so that `hologram --help` lists it first.
 register_model_commands(app, bench_app)
+register_stream_command(app)
 
 if __name__ == "__main__":
     app()
