@@ -14,6 +14,7 @@ from hologram.compiler.graph import Graph
 from hologram.compiler.passes.dead_nodes import remove_dead_nodes
 from hologram.compiler.passes.fold_batchnorm import fold_batchnorm
 from hologram.compiler.passes.fold_constants import fold_constants
+from hologram.compiler.passes.fuse_conv import fuse_conv
 from hologram.compiler.passes.fuse_elementwise import fuse_elementwise
 from hologram.compiler.passes.simplify import simplify
 
@@ -24,6 +25,7 @@ PASSES: list[tuple[str, Pass]] = [
     ("simplify", simplify),
     ("fold_batchnorm", fold_batchnorm),
     ("fold_constants", fold_constants),
+    ("fuse_conv", fuse_conv),
     ("fuse_elementwise", fuse_elementwise),
     ("dead_nodes_after", remove_dead_nodes),
 ]

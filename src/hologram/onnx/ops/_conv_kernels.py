@@ -4,8 +4,9 @@
   rows), copying along the output width (zeros where the window is in the padding);
 - `onnx_conv_direct` convolves few-channel groups (depthwise) without one, one lane per run
   of output rows, adding each tap along the row;
-- `onnx_conv_epilogue` adds the bias, converts, moves group-major results back to images
-  first and, for QLinearConv, requantizes;
+- `onnx_conv_epilogue` adds the bias (and a residual input), applies the activation,
+  converts, moves group-major results back to images first and, for QLinearConv,
+  requantizes;
 - `onnx_conv_weights` converts the weights and subtracts their zero points.
 
 Geometry travels in int64 tables (`Window.table3()` and what each kernel's docstring lists),
@@ -23,6 +24,46 @@ ROW_RUN = 512
 
 PLAIN = 0
 QUANTIZE = 1
+
+# Activations an epilogue applies after the bias and the residual (`ACTIVATIONS` by name).
+NONE = 0
+RELU = 1
+CLIP = 2
+SIGMOID = 3
+SILU = 4
+TANH = 5
+LEAKY_RELU = 6
+ACTIVATIONS = {
+    "": NONE,
+    "Relu": RELU,
+    "Clip": CLIP,
+    "Sigmoid": SIGMOID,
+    "SiLU": SILU,
+    "Tanh": TANH,
+    "LeakyRelu": LEAKY_RELU,
+}
+
+
+@hg.func
+def onnx_conv_activation(v, act, low, high):
+    """`v` through activation `act`: Clip limits it to [low, high], LeakyRelu scales the
+    negatives by `low` (the same formulas as the unfused ops)."""
+    # One return at the end: an early return inlines as a loop, which stops the caller's
+    # loop from vectorising.
+    r = v
+    if act == RELU:
+        r = max(v, 0)
+    elif act == CLIP:
+        r = min(max(v, low), high)
+    elif act == SIGMOID:
+        r = hg.sigmoid(v)
+    elif act == SILU:
+        r = v * hg.sigmoid(v)
+    elif act == TANH:
+        r = hg.tanh(v)
+    elif act == LEAKY_RELU:
+        r = v if v >= 0 else v * low
+    return r
 
 
 @hg.func
@@ -55,8 +96,9 @@ def onnx_im2col(
     """Lane j < lanes, j = (((g * rows + r) * N + n) * OD + od) * chunks + q, writes patch row
     r of group g for output rows oh in [q * chunk, (q + 1) * chunk) of plane od of image n: OW
     elements each, at `g * geo[25] + r * geo[26] + n * geo[27] + (od * OH + oh) * OW` of
-    `cols`, converted to its dtype (less `zero[0]` with `shift`). `geo` is
-    `Window.table3()`, then cg, groups, N, C, those three strides, chunks and chunk."""
+    `cols`, converted to its dtype (less `zero[0]` with `shift`), from image `geo[30] + n` of
+    `x`. `geo` is `Window.table3()`, then cg, groups, N, C, those three strides, chunks,
+    chunk and the first image."""
     j = hg.int64(hg.global_id())
     if j < lanes:
         in_d = geo[0]
@@ -89,7 +131,8 @@ def onnx_im2col(
         base = hg.int64(g) * geo[25] + hg.int64(r) * geo[26] + hg.int64(n) * geo[27]
         base += hg.int64(od) * out_h * out_w
         id_ = hg.int64(od) * geo[2] - geo[4] + hg.int64(kd) * geo[3]
-        plane = ((hg.int64(n) * geo[24] + hg.int64(g) * cg + hg.int64(c)) * in_d + id_) * in_h
+        image = hg.int64(n) + geo[30]
+        plane = ((image * geo[24] + hg.int64(g) * cg + hg.int64(c)) * in_d + id_) * in_h
         start = hg.int64(kw) * geo[17] - geo[18]
         step = geo[16]
         low = out_w
@@ -135,13 +178,20 @@ def onnx_conv_direct(
     w: hg.Array,
     bias: hg.Array,
     out: hg.Array,
+    residual: hg.Array,
     lanes: hg.int64,
     geo: hg.Array[hg.int64],
+    lower: hg.float64,
+    upper: hg.float64,
+    act: hg.Const[int],
+    has_residual: hg.Const[bool],
 ):
     """Lane j < lanes, j = ((n * K + k) * OD + od) * chunks + q, writes output rows oh in
     [q * chunk, (q + 1) * chunk) of plane (n, k, od) of `out` (in its dtype): bias[k], then
-    each tap of the window added along the rows. `geo` is `Window.table3()`, then cg, kg, K,
-    C, chunks and chunk."""
+    each tap of the window added along the rows, then (with `has_residual`) the same elements
+    of `residual` and activation `act` with bounds `lower` and `upper`
+    (`onnx_conv_activation`). `geo` is
+    `Window.table3()`, then cg, kg, K, C, chunks and chunk."""
     j = hg.int64(hg.global_id())
     if j < lanes:
         in_d = geo[0]
@@ -207,6 +257,14 @@ def onnx_conv_direct(
                                     else:
                                         for ow in range(low, high):
                                             out[dst + ow] += weight * x[src + ow * step]
+        if has_residual or act != NONE:
+            lo = out.dtype(lower)
+            hi = out.dtype(upper)
+            for i in range(plane + first * out_w, plane + last * out_w):
+                v = out[i]
+                if has_residual:
+                    v += out.dtype(residual[i])
+                out[i] = onnx_conv_activation(v, act, lo, hi)
 
 
 @hg.kernel
@@ -216,14 +274,21 @@ def onnx_conv_epilogue(
     bias: hg.Array,
     scale: hg.Array,
     zero: hg.Array,
+    residual: hg.Array,
     lanes: hg.int64,
     geo: hg.Array[hg.int64],
+    lower: hg.float64,
+    upper: hg.float64,
     mode: hg.Const[int],
+    act: hg.Const[int],
+    has_residual: hg.Const[bool],
 ):
     """Lane j < lanes, j = (n * K + k) * chunks + q, writes chunk q (EPILOGUE_CHUNK elements)
-    of output row (n, k), of P elements, from `acc` at `n * geo[3] + k * geo[4]`:
-    `acc + bias[k]`, or with QUANTIZE `round((acc + bias[k]) * scale[k]) + zero[0]` (the store
-    saturates); `geo` is K, P, chunks and those two strides."""
+    of row (geo[5] + n, k) of `out`, of P elements, from `acc` at `n * geo[3] + k * geo[4]`:
+    `act(acc + bias[k] + residual)` (the residual, with `has_residual`, at the same place as
+    the output; `act` with bounds `lower` and `upper` as in `onnx_conv_activation`), or with
+    QUANTIZE `round((acc + bias[k]) * scale[k]) + zero[0]` (the store saturates); `geo` is K,
+    P, chunks, those two strides and the first image."""
     j = hg.int64(hg.global_id())
     if j < lanes:
         channels = geo[0]
@@ -236,13 +301,21 @@ def onnx_conv_epilogue(
         first = q * EPILOGUE_CHUNK
         last = min(first + EPILOGUE_CHUNK, size)
         src = n * geo[3] + k * geo[4]
-        dst = row * size
+        dst = (row + geo[5] * channels) * size
         b = acc.dtype(bias[k])
         if mode == 1:
             factor = acc.dtype(scale[k])
             shift = acc.dtype(zero[0])
             for p in range(first, last):
                 out[dst + p] = hg.round((acc[src + p] + b) * factor) + shift
+        elif has_residual or act != NONE:
+            lo = acc.dtype(lower)
+            hi = acc.dtype(upper)
+            for p in range(first, last):
+                v = acc[src + p] + b
+                if has_residual:
+                    v += acc.dtype(residual[dst + p])
+                out[dst + p] = onnx_conv_activation(v, act, lo, hi)
         else:
             for p in range(first, last):
                 out[dst + p] = acc[src + p] + b

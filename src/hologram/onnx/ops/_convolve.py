@@ -5,15 +5,21 @@ ConvInteger, QLinearConv and DeformConv.
     y[n, g * kg + k, p] = sum_r w[g * kg + k, r] * cols[g, r, (n, p)]     (+ bias, epilogue)
 
 The patch matrix is written by `onnx_im2col`; a 1x1 convolution at stride 1 without padding
-skips it, as the input is its own patch matrix. The products are one MATMUL launch: for one
-group its batch is the images, the weights repeated by a batch stride of 0; for one image it
-is the groups; only several groups of several images take the patch matrix in group-major
-order, whose product the epilogue transposes back.
+skips it, as the input is its own patch matrix. One group of several images (the common
+case) runs a chunk of images at a time: the chunk's patch matrix (rows, images x P), one
+large product by the weights (K, images x P), and the epilogue putting the images first;
+chunks of about CHUNK_ELEMENTS keep the patch matrix in cache from its writing to its
+reading, and one large product runs faster in BLAS than a small one per image. Otherwise
+the products are one MATMUL launch: for one group its batch is the images, the weights
+repeated by a batch stride of 0; for one image it is the groups; several groups of several
+images take the patch matrix in group-major order, whose product the epilogue transposes
+back.
 
-The epilogue adds the bias, converts into the output dtype and, for QLinearConv,
-requantizes; it is skipped when the product went straight into the output and there is no
-bias. Groups of few channels (depthwise convolutions) run `onnx_conv_direct` instead: their
-products are too small for BLAS to win back the patch matrix's cost.
+The epilogue adds the bias, then (`PostOps`, from a fused Conv) a residual input and an
+activation, converts into the output dtype and, for QLinearConv, requantizes; it is skipped
+when the product went straight into the output and there is nothing to add. Groups of few
+channels (depthwise convolutions) run `onnx_conv_direct` instead, which applies the
+`PostOps` itself: their products are too small for BLAS to win back the patch matrix's cost.
 
 Integer convolutions compute in float64: products of 8-bit values summed over any realistic
 window are exact there, and float64 BLAS is far faster than integer matrix products.
@@ -21,7 +27,7 @@ window are exact there, and float64 BLAS is far faster than integer matrix produ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -30,6 +36,7 @@ from hologram.compiler import types
 from hologram.compiler.context import OpContext, TensorRef
 from hologram.onnx.ops._conv_kernels import (
     EPILOGUE_CHUNK,
+    NONE,
     PLAIN,
     QUANTIZE,
     ROW_RUN,
@@ -41,6 +48,9 @@ from hologram.onnx.ops._conv_kernels import (
 from hologram.onnx.ops._nn_geometry import AXES, Window
 from hologram.onnx.ops._nn_kernels import BLOCK, fill, launch_matmul
 
+CHUNK_ELEMENTS = 1 << 19
+"""Patch-matrix elements per product when one group's images are split into chunks: a chunk's
+patch matrix and product stay in cache between the im2col, the product and the epilogue."""
 DIRECT_MAX_CHANNELS = 16
 """Groups whose `channels in x channels out` is at most this run the direct kernel (measured:
 on par with im2col at 4 x 4, twice as fast at 1 x 2, 2.5 times slower at 16 x 16)."""
@@ -77,15 +87,37 @@ class ConvShape:
         epilogue to put the images first again."""
         return self.groups > 1 and self.images > 1
 
-    def geometry(self) -> list[int]:
+    def geometry(self, rows_first: bool = False) -> list[int]:
         """The im2col kernel's table: the window, cg, groups, N, C and the group, row and
-        image strides of the patch matrix."""
+        image strides of the patch matrix (group-major, or with `rows_first` rows before
+        images, as when there is one group)."""
         p, rows = self.window.out_size, self.rows
-        if self.group_major:
+        if self.group_major or rows_first:
             strides = [rows * self.images * p, self.images * p, p]
         else:
             strides = [rows * p, p, self.groups * rows * p]
         return [*self.window.table3(), self.cg, self.groups, self.images, self.channels, *strides]
+
+    def of_images(self, images: int) -> ConvShape:
+        """The same convolution of `images` images."""
+        return replace(self, images=images)
+
+
+@dataclass(frozen=True)
+class PostOps:
+    """What a fused convolution does after the bias: add `residual` (a tensor of the
+    output's shape), then apply activation `act` (`_conv_kernels.ACTIVATIONS`) with its
+    bounds (Clip's min and max, LeakyRelu's alpha as `low`)."""
+
+    act: int = NONE
+    low: float = 0.0
+    high: float = 0.0
+    residual: TensorRef | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when there is something to do."""
+        return self.act != NONE or self.residual is not None
 
 
 def _row_chunks(win: Window) -> tuple[int, int]:
@@ -101,14 +133,24 @@ def _planes(win: Window) -> int:
 
 
 def patch_matrix(
-    ctx: OpContext, x: TensorRef, shape: ConvShape, elem: int, zero: TensorRef | None = None
+    ctx: OpContext,
+    x: TensorRef,
+    shape: ConvShape,
+    elem: int,
+    zero: TensorRef | None = None,
+    cols: TensorRef | None = None,
+    first: int = 0,
 ) -> TensorRef:
-    """The patch matrix of `x` in element type `elem`, less `zero[0]` when given."""
+    """The patch matrix of `x` in element type `elem`, less `zero[0]` when given: of all its
+    images, or (into `cols`, rows first) of `shape.images` images from image `first` on."""
     win = shape.window
-    cols = ctx.scratch((shape.groups * shape.rows, shape.images * win.out_size), elem)
+    rows_first = cols is not None
+    if cols is None:
+        cols = ctx.scratch((shape.groups * shape.rows, shape.images * win.out_size), elem)
     chunk, chunks = _row_chunks(win)
     lanes = shape.groups * shape.rows * shape.images * _planes(win) * chunks
-    geo = ctx.constant(np.array([*shape.geometry(), chunks, chunk], np.int64))
+    table = [*shape.geometry(rows_first), chunks, chunk, first]
+    geo = ctx.constant(np.array(table, np.int64))
     shift = zero is not None
     if zero is None:
         zero = _zeros(ctx, 1, elem)
@@ -152,11 +194,14 @@ def convolve(
     w_zero: TensorRef | None = None,
     requantize: Requantize | None = None,
     cols: TensorRef | None = None,
+    post: PostOps | None = None,
 ) -> None:
-    """Fill `out` (N, K, *out) with the convolution of `x` by `w`, computed in `compute`
-    (see the module docstring); `cols` is a patch matrix made by the caller (DeformConv)."""
+    """Fill `out` (N, K, *out) with the convolution of `x` by `w`, computed in `compute`,
+    then `post` (see the module docstring); `cols` is a patch matrix made by the caller
+    (DeformConv)."""
     if out.size == 0:
         return
+    post = post or PostOps()
     win, p = shape.window, shape.window.out_size
     weights = compute_weights(ctx, w, compute, w_zero)
     if bias is None:
@@ -164,15 +209,18 @@ def convolve(
     if shape.rows == 0:
         # No input channels: the products are empty sums, the output is the bias.
         acc = fill(ctx, ctx.scratch(out.shape, compute), 0)
-        _epilogue(ctx, acc, out, shape, requantize, (shape.filters * p, p), bias)
+        _epilogue(ctx, acc, out, shape, requantize, (shape.filters * p, p), bias, post)
         return
     floats = compute in (types.FLOAT, types.DOUBLE)
     few_channels = shape.cg * shape.kg <= DIRECT_MAX_CHANNELS
     if cols is None and floats and x_zero is None and requantize is None and few_channels:
-        _direct(ctx, x, weights, out, shape, compute, bias)
+        _direct(ctx, x, weights, out, shape, compute, bias, post)
+        return
+    pointwise = win.is_pointwise() and x.elem == compute and x_zero is None
+    if cols is None and shape.groups == 1 and shape.images > 1 and not pointwise:
+        _chunked(ctx, x, weights, out, shape, compute, bias, x_zero, requantize, post)
         return
     if cols is None:
-        pointwise = win.is_pointwise() and x.elem == compute and x_zero is None
         if pointwise and not shape.group_major:
             cols = x
         else:
@@ -192,8 +240,38 @@ def convolve(
         strides = (kg * rows, rows * p, kg * p)
         launch_matmul(ctx, weights, cols, acc, kg, p, rows, groups, strides=strides)
         acc_strides = (shape.filters * p, p)
-    if acc is not out or bias.value is None or np.any(np.asarray(bias.value) != 0):
-        _epilogue(ctx, acc, out, shape, requantize, acc_strides, bias)
+    zero_bias = bias.value is not None and not np.any(np.asarray(bias.value) != 0)
+    if acc is not out or not zero_bias or post.active:
+        _epilogue(ctx, acc, out, shape, requantize, acc_strides, bias, post)
+
+
+def _chunked(
+    ctx: OpContext,
+    x: TensorRef,
+    weights: TensorRef,
+    out: TensorRef,
+    shape: ConvShape,
+    compute: int,
+    bias: TensorRef,
+    x_zero: TensorRef | None,
+    requantize: Requantize | None,
+    post: PostOps,
+) -> None:
+    """One group's convolution of several images, a chunk of images at a time: the chunk's
+    patch matrix (rows, images x P), one product by the weights (K, images x P), and the
+    epilogue putting the images first in `out`."""
+    p, rows, filters = shape.window.out_size, shape.rows, shape.filters
+    most = max(1, min(shape.images, CHUNK_ELEMENTS // (rows * p)))
+    count = -(-shape.images // most)
+    most = -(-shape.images // count)
+    cols = ctx.scratch((rows, most * p), compute)
+    acc = ctx.scratch((filters, most * p), compute)
+    for first in range(0, shape.images, most):
+        part = shape.of_images(min(most, shape.images - first))
+        patch_matrix(ctx, x, part, compute, x_zero, cols, first)
+        launch_matmul(ctx, weights, cols, acc, filters, part.images * p, rows)
+        acc_strides = (p, part.images * p)
+        _epilogue(ctx, acc, out, part, requantize, acc_strides, bias, post, first)
 
 
 def _direct(
@@ -204,21 +282,24 @@ def _direct(
     shape: ConvShape,
     compute: int,
     bias: TensorRef,
+    post: PostOps,
 ) -> None:
-    """The convolution by `onnx_conv_direct`, through a `compute` copy when `out` is
-    narrower."""
+    """The convolution by `onnx_conv_direct` (then `post`), through a `compute` copy when
+    `out` is narrower."""
     win = shape.window
     acc = out if out.elem == compute else ctx.scratch(out.shape, compute)
+    inline = post if acc is out else PostOps()
     chunk, chunks = _row_chunks(win)
     lanes = shape.images * shape.filters * _planes(win) * chunks
     table = [*win.table3(), shape.cg, shape.kg, shape.filters, shape.channels, chunks, chunk]
     geo = ctx.constant(np.array(table, np.int64))
-    args = [x, weights, bias, acc, lanes, geo]
-    ctx.launch(onnx_conv_direct, hg.blocks(lanes, BLOCK), BLOCK, args)
+    residual = inline.residual if inline.residual is not None else bias
+    args = [x, weights, bias, acc, residual, lanes, geo, inline.low, inline.high, inline.act]
+    ctx.launch(onnx_conv_direct, hg.blocks(lanes, BLOCK), BLOCK, [*args, residual is not bias])
     if acc is not out:
         p = win.out_size
         zeros = _zeros(ctx, shape.filters, compute)
-        _epilogue(ctx, acc, out, shape, None, (shape.filters * p, p), zeros)
+        _epilogue(ctx, acc, out, shape, None, (shape.filters * p, p), zeros, post)
 
 
 def _zeros(ctx: OpContext, count: int, elem: int) -> TensorRef:
@@ -233,17 +314,25 @@ def _epilogue(
     requantize: Requantize | None,
     acc_strides: tuple[int, int],
     bias: TensorRef,
+    post: PostOps,
+    first: int = 0,
 ) -> None:
-    """Launch `onnx_conv_epilogue`: `out` from `acc`, whose row (n, k) starts at
-    `n * acc_strides[0] + k * acc_strides[1]`."""
+    """Launch `onnx_conv_epilogue`: the `shape.images` images of `out` from image `first`
+    on, from `acc`, whose row (n, k) starts at `n * acc_strides[0] + k * acc_strides[1]`."""
     p = shape.window.out_size
     chunks = -(-p // EPILOGUE_CHUNK)
     lanes = shape.images * shape.filters * chunks
-    geo = ctx.constant(np.array([shape.filters, p, chunks, *acc_strides], np.int64))
+    geo = ctx.constant(np.array([shape.filters, p, chunks, *acc_strides, first], np.int64))
     if requantize is None:
         scale = zero = bias
         mode = PLAIN
     else:
         scale, zero, mode = requantize.scale, requantize.zero, QUANTIZE
-    args = [acc, out, bias, scale, zero, lanes, geo, mode]
-    ctx.launch(onnx_conv_epilogue, hg.blocks(lanes, BLOCK), BLOCK, args)
+    residual = post.residual if post.residual is not None else bias
+    args = [acc, out, bias, scale, zero, residual, lanes, geo, post.low, post.high, mode]
+    ctx.launch(
+        onnx_conv_epilogue,
+        hg.blocks(lanes, BLOCK),
+        BLOCK,
+        [*args, post.act, post.residual is not None],
+    )

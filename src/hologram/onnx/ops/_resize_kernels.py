@@ -1,8 +1,10 @@
 """Kernels of the resampling ops (Resize, GridSample, AffineGrid, RoiAlign).
 
-Resize is separable: each resized axis is one launch of `onnx_resize_axis`, which mixes a
-few source elements along that axis with weights from a per-output-position table that the
-lowering computes from the shapes and attributes alone.
+Resize is separable: an output element mixes a few source elements along each resized axis
+with weights from per-axis, per-output-position tables that the lowering computes from the
+shapes and attributes alone. `onnx_resize_plane` resizes the last two axes in one pass, a lane
+per output row (nearest neighbours with one tap of weight 1 per axis are a gather);
+`onnx_resize_axis` resizes any one axis, a lane per output element.
 """
 
 from __future__ import annotations
@@ -54,3 +56,56 @@ def onnx_resize_axis(
         if round_int:
             acc = round(acc)
         dst[o] = acc
+
+
+@hg.kernel
+def onnx_resize_plane(
+    src: hg.Array,
+    dst: hg.Array,
+    rows: hg.int64,
+    in_h: hg.int64,
+    in_w: hg.int64,
+    out_h: hg.int64,
+    out_w: hg.int64,
+    taps_h: hg.int64,
+    taps_w: hg.int64,
+    index_h: hg.Array[hg.int64],
+    weight_h: hg.Array[hg.float64],
+    index_w: hg.Array[hg.int64],
+    weight_w: hg.Array[hg.float64],
+    compute: hg.Const[hg.dtype],
+    round_int: hg.Const[bool],
+    gather: hg.Const[bool],
+):
+    """Lane j < rows, j = plane * out_h + y, writes output row y of plane `plane` (in_h x in_w
+    in, out_h x out_w out): element x is the sum over `tw < taps_w` of `weight_w[x, tw]` times
+    the sum over `th < taps_h` of `weight_h[y, th] * src[plane, index_h[y, th], index_w[x,
+    tw]]`, computed in `compute` (the order of two passes, the first along the rows). Zero
+    weights are skipped; with `round_int` the sum is rounded half to even. With `gather`
+    (every weight 1, one tap per axis) the source element is copied as it is."""
+    j = hg.int64(hg.global_id())
+    if j < rows:
+        y = j % out_h
+        plane = (j // out_h) * in_h * in_w
+        first = j * out_w
+        if gather:
+            row = plane + index_h[y] * in_w
+            for x in range(out_w):
+                dst[first + x] = src[row + index_w[x]]
+        else:
+            for x in range(out_w):
+                acc = compute(0)
+                for tw in range(taps_w):
+                    ww = weight_w[x * taps_w + tw]
+                    if ww != 0:
+                        column = plane + index_w[x * taps_w + tw]
+                        part = compute(0)
+                        for th in range(taps_h):
+                            wh = weight_h[y * taps_h + th]
+                            if wh != 0:
+                                at = column + index_h[y * taps_h + th] * in_w
+                                part += compute(wh) * compute(src[at])
+                        acc += compute(ww) * part
+                if round_int:
+                    acc = round(acc)
+                dst[first + x] = acc

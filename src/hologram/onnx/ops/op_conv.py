@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hologram.compiler import types
 from hologram.compiler.context import OpContext, TensorRef
-from hologram.onnx.ops._convolve import ConvShape, convolve
+from hologram.onnx.ops._convolve import ConvShape, PostOps, convolve
 from hologram.onnx.ops._nn_geometry import AXES, window
 from hologram.onnx.ops._nn_kernels import compute_elem
 from hologram.onnx.registry import onnx_op
@@ -43,6 +43,11 @@ def check_bias(ctx: OpContext, bias: TensorRef | None, filters: int) -> None:
 @onnx_op("Conv", since=1)
 def conv(ctx: OpContext) -> None:
     """Y = conv(X, W) + B."""
+    lower_conv(ctx)
+
+
+def lower_conv(ctx: OpContext, post: PostOps | None = None) -> None:
+    """Y = conv(X, W) + B, then `post` (a fused residual and activation)."""
     x, w = ctx.input(0), ctx.input(1)
     bias = ctx.optional_input(2)
     if x.elem not in FLOATS:
@@ -53,4 +58,7 @@ def conv(ctx: OpContext) -> None:
     shape = conv_shape(ctx, x, w)
     check_bias(ctx, bias, shape.filters)
     out = ctx.output(0, (shape.images, shape.filters, *shape.window.out), x.elem)
-    convolve(ctx, x, w, out, shape, compute_elem(x.elem), bias)
+    residual = post.residual if post is not None else None
+    if residual is not None and (residual.shape != out.shape or residual.elem != out.elem):
+        raise ctx.error(f"the residual {residual} does not match the output {out}")
+    convolve(ctx, x, w, out, shape, compute_elem(x.elem), bias, post=post)

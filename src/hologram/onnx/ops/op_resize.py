@@ -1,7 +1,9 @@
-"""Resize (opsets 11 to 19): nearest, linear and cubic interpolation, one axis at a time.
+"""Resize (opsets 11 to 19): nearest, linear and cubic interpolation.
 
-Interpolation is separable, so each resized axis is one launch of `onnx_resize_axis` over
-the tensor resized so far. Which source elements an output position mixes, and with what
+Interpolation is separable: the leading resized axes are one launch of `onnx_resize_axis`
+each, over the tensor resized so far, then the last two axes one launch of
+`onnx_resize_plane` (a gather for nearest neighbours); crops (`tf_crop_and_resize`) resize
+every axis on its own. Which source elements an output position mixes, and with what
 weights, depends only on the sizes, scales and attributes: `axis_taps` computes that table
 while planning (nearest and linear take 2 taps, cubic 4, antialiased downsampling more).
 Floating-point data is interpolated in float32 (float64 for double); integer data in
@@ -16,9 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import hologram as hg
 from hologram.compiler import types
 from hologram.compiler.context import OpContext, TensorRef
-from hologram.onnx.ops._resize_kernels import onnx_resize_axis
+from hologram.onnx.ops._nn_kernels import BLOCK
+from hologram.onnx.ops._resize_kernels import onnx_resize_axis, onnx_resize_plane
 from hologram.onnx.registry import onnx_op
 
 _MODES = ("nearest", "linear", "cubic")
@@ -230,42 +234,114 @@ def resize(ctx: OpContext) -> None:
             and math.isclose(roi[a], 0.0)
             and math.isclose(roi[rank + a], 1.0)
         )
-    ] or [axes[0] if axes else 0]
+    ]
+    tables = {
+        axis: axis_taps(
+            spec, x.shape[axis], sizes[axis], scales[axis], (roi[axis], roi[rank + axis])
+        )
+        for axis in work
+    }
     is_int = x.elem not in (types.FLOAT, types.FLOAT16, types.BFLOAT16, types.DOUBLE)
     compute = (
         types.FLOAT if x.elem in (types.FLOAT, types.FLOAT16, types.BFLOAT16) else types.DOUBLE
     )
-    fill = float(ctx.attr("extrapolation_value", 0.0))
-    shape = list(x.shape)
+    # The last two axes go in one pass unless positions fall outside the input (crops).
+    plane = not any(table[2] is not None for table in tables.values())
+    early = [a for a in work if a < rank - 2] if plane else work
     current = x
-    for step, axis in enumerate(work):
-        index, weight, outside = axis_taps(
-            spec, shape[axis], sizes[axis], scales[axis], (roi[axis], roi[rank + axis])
-        )
+    shape = list(x.shape)
+    for axis in early:
         shape[axis] = sizes[axis]
-        last = step == len(work) - 1
+        last = not plane and axis == early[-1]
         target = out if last else ctx.scratch(shape, compute)
-        inner = math.prod(shape[axis + 1 :])
-        flags = np.zeros(1, np.bool_) if outside is None else outside
-        ctx.launch(
-            onnx_resize_axis,
-            max(1, math.ceil(target.size / 256)),
-            256,
-            [
-                current,
-                target,
-                target.size,
-                inner,
-                current.shape[axis],
-                sizes[axis],
-                index.shape[1],
-                ctx.constant(index.reshape(-1)),
-                ctx.constant(weight.reshape(-1)),
-                ctx.constant(flags),
-                fill,
-                types.storage_dtype(compute),
-                last and is_int,
-                outside is not None,
-            ],
-        )
+        fill = float(ctx.attr("extrapolation_value", 0.0))
+        _resize_axis(ctx, current, target, tables[axis], axis, fill, compute, last and is_int)
         current = target
+    if plane:
+        _resize_plane(ctx, current, out, tables, compute, is_int)
+
+
+def _resize_axis(
+    ctx: OpContext,
+    x: TensorRef,
+    out: TensorRef,
+    table: tuple,
+    axis: int,
+    fill: float,
+    compute: int,
+    round_int: bool,
+) -> None:
+    """Resize one axis of `x` into `out` by its (index, weight, outside) table."""
+    index, weight, outside = table
+    flags = np.zeros(1, np.bool_) if outside is None else outside
+    args = [
+        x,
+        out,
+        out.size,
+        math.prod(out.shape[axis + 1 :]),
+        x.shape[axis],
+        out.shape[axis],
+        index.shape[1],
+        ctx.constant(index.reshape(-1)),
+        ctx.constant(weight.reshape(-1)),
+        ctx.constant(flags),
+        fill,
+        types.storage_dtype(compute),
+        round_int,
+        outside is not None,
+    ]
+    ctx.launch(onnx_resize_axis, hg.blocks(out.size, BLOCK), BLOCK, args)
+
+
+def _plane_taps(tables: dict[int, tuple], axis: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Axis `axis`'s (index, weight) table with the zero weights dropped (the identity when
+    the axis is not resized, a width of 1 when the tensor has no such axis)."""
+    if axis not in tables:
+        return np.arange(width, dtype=np.int64)[:, None], np.ones((width, 1))
+    index, weight = tables[axis][:2]
+    keep = weight != 0
+    taps = max(1, int(keep.sum(axis=1).max()))
+    # A stable sort puts the kept taps first in their order: the sums add in the same order.
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :taps]
+    kept = np.take_along_axis(keep, order, axis=1)
+    index = np.where(kept, np.take_along_axis(index, order, axis=1), 0)
+    weight = np.where(kept, np.take_along_axis(weight, order, axis=1), 0.0)
+    return index, weight
+
+
+def _resize_plane(
+    ctx: OpContext,
+    x: TensorRef,
+    out: TensorRef,
+    tables: dict[int, tuple],
+    compute: int,
+    is_int: bool,
+) -> None:
+    """Resize the last two axes of `x` (the others done) into `out` in one launch."""
+    rank = x.rank
+    in_h, out_h = (x.shape[-2], out.shape[-2]) if rank > 1 else (1, 1)
+    in_w, out_w = (x.shape[-1], out.shape[-1]) if rank else (1, 1)
+    index_h, weight_h = _plane_taps(tables, rank - 2, out_h)
+    index_w, weight_w = _plane_taps(tables, rank - 1, out_w)
+    gather = index_h.shape[1] == index_w.shape[1] == 1
+    gather = gather and bool(np.all(weight_h == 1) and np.all(weight_w == 1))
+    rows = out.size // out_w
+    args = [
+        x,
+        out,
+        rows,
+        in_h,
+        in_w,
+        out_h,
+        out_w,
+        index_h.shape[1],
+        index_w.shape[1],
+        ctx.constant(index_h.reshape(-1)),
+        ctx.constant(weight_h.reshape(-1)),
+        ctx.constant(index_w.reshape(-1)),
+        ctx.constant(weight_w.reshape(-1)),
+        types.storage_dtype(compute),
+        is_int,
+        gather,
+    ]
+    ctx.launch(onnx_resize_plane, hg.blocks(rows, BLOCK), BLOCK, args)

@@ -1,0 +1,193 @@
+"""Convolution epilogue fusion: `Conv -> [Add(residual)] -> [activation]` becomes one
+`ai.hologram.FusedConv` node.
+
+The fused node computes `activation(conv(X, W) + B + Z)` in the convolution's epilogue
+kernel, which reads the product once anyway (to add the bias and put the images first): the
+residual add and the activation then cost no launch and no pass over memory of their own.
+The activations are Relu, LeakyRelu, Clip (constant bounds), Sigmoid, Tanh and SiLU (the pair
+`Mul(y, Sigmoid(y))`). A residual is the other input of an `Add` with exactly the
+convolution's output shape (no broadcasting).
+
+Applies to float and double convolutions (the epilogue computes in the output's type, as the
+unfused nodes do, so results are bit-identical) whose intermediate values are read by the
+chain alone and are not graph outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hologram.compiler import types
+from hologram.compiler.graph import Graph, Node
+from hologram.onnx.registry import HOLOGRAM_DOMAIN
+
+FUSED_OP = "FusedConv"
+_SIMPLE = {"Relu", "Sigmoid", "Tanh", "LeakyRelu"}
+FLOAT32_MAX = 3.4028234663852886e38
+"""Clip's default bounds before opset 11."""
+
+
+def fuse_conv(graph: Graph, opsets: dict[str, int]) -> dict[str, Any]:
+    """Fuse every eligible Conv with its residual add and activation; the counts."""
+    stats = {"fused": 0, "residuals": 0}
+
+    def visit(g: Graph) -> None:
+        fused, residuals = _fuse_graph(g, opsets.get("", 1))
+        stats["fused"] += fused
+        stats["residuals"] += residuals
+
+    graph.walk(visit)
+    return stats
+
+
+def _elem(graph: Graph, name: str) -> int:
+    value_type = graph.value_types.get(name)
+    if value_type is None:
+        for info in (*graph.inputs, *graph.outputs):
+            if info.name == name:
+                value_type = info.type
+    if value_type is not None and value_type.kind == "tensor":
+        return value_type.elem
+    return graph.initializer_elems.get(name, 0)
+
+
+def _shape(graph: Graph, name: str) -> tuple | None:
+    value_type = graph.value_types.get(name)
+    if value_type is None:
+        for info in (*graph.inputs, *graph.outputs):
+            if info.name == name:
+                value_type = info.type
+    if name in graph.initializers:
+        return tuple(graph.initializers[name].shape)
+    if value_type is None or value_type.shape is None or None in value_type.shape:
+        return None
+    return tuple(value_type.shape)
+
+
+class _Chain:
+    """The nodes after one Conv that a FusedConv replaces."""
+
+    def __init__(
+        self, graph: Graph, conv: Node, consumers: dict[str, list[Node]], outputs: set[str]
+    ) -> None:
+        self.graph = graph
+        self.consumers = consumers
+        self.outputs = outputs
+        self.nodes = [conv]
+        self.tail = conv.outputs[0]
+        self.residual = ""
+        self.activation = ""
+        self.params: list[float] = []
+
+    def readers(self, name: str) -> list[Node]:
+        """The nodes reading `name`; none when it is a graph output (it must stay)."""
+        return [] if name in self.outputs else self.consumers.get(name, [])
+
+    def take_residual(self) -> None:
+        readers = self.readers(self.tail)
+        if len(readers) != 1 or readers[0].op_type != "Add" or readers[0].domain:
+            return
+        add = readers[0]
+        if len(add.inputs) != 2 or add.inputs[0] == add.inputs[1]:
+            return
+        other = add.inputs[1] if add.inputs[0] == self.tail else add.inputs[0]
+        shape = _shape(self.graph, self.tail)
+        if shape is None or _shape(self.graph, other) != shape:
+            return
+        if _elem(self.graph, other) != _elem(self.graph, self.tail):
+            return
+        self.residual = other
+        self.nodes.append(add)
+        self.tail = add.outputs[0]
+
+    def take_activation(self, opset: int) -> None:
+        readers = self.readers(self.tail)
+        if len(readers) == 2:
+            self._take_silu(readers)
+            return
+        if len(readers) != 1 or readers[0].domain:
+            return
+        node = readers[0]
+        if node.op_type in _SIMPLE:
+            self.activation = node.op_type
+            self.params = [float(node.attrs.get("alpha", 0.01))] * (node.op_type == "LeakyRelu")
+        elif node.op_type == "Clip":
+            bounds = self._clip_bounds(node, opset)
+            if bounds is None:
+                return
+            self.activation, self.params = "Clip", bounds
+        else:
+            return
+        self.nodes.append(node)
+        self.tail = node.outputs[0]
+
+    def _take_silu(self, readers: list[Node]) -> None:
+        by_type = {node.op_type: node for node in readers if not node.domain}
+        sigmoid, mul = by_type.get("Sigmoid"), by_type.get("Mul")
+        if sigmoid is None or mul is None:
+            return
+        if sorted(mul.inputs) != sorted([self.tail, sigmoid.outputs[0]]):
+            return
+        if self.readers(sigmoid.outputs[0]) != [mul]:
+            return
+        self.activation = "SiLU"
+        self.nodes.extend([sigmoid, mul])
+        self.tail = mul.outputs[0]
+
+    def _clip_bounds(self, node: Node, opset: int) -> list[float] | None:
+        """Clip's (min, max) when they are constants (infinite when not given)."""
+        if opset < 11:
+            low = node.attrs.get("min", -FLOAT32_MAX)
+            return [float(low), float(node.attrs.get("max", FLOAT32_MAX))]
+        bounds = []
+        for i, default in ((1, float("-inf")), (2, float("inf"))):
+            name = node.inputs[i] if len(node.inputs) > i else ""
+            if not name:
+                bounds.append(default)
+            elif name in self.graph.initializers and self.graph.initializers[name].size == 1:
+                bounds.append(float(self.graph.initializers[name].reshape(-1)[0]))
+            else:
+                return None
+        return bounds
+
+
+def _fuse_graph(graph: Graph, opset: int) -> tuple[int, int]:
+    replaced: dict[int, Node | None] = {}
+    fused = residuals = 0
+    consumers = graph.consumers()
+    outputs = {v.name for v in graph.outputs}
+    for conv in list(graph.nodes):
+        if conv.op_type != "Conv" or conv.domain or id(conv) in replaced:
+            continue
+        if _elem(graph, conv.outputs[0]) not in (types.FLOAT, types.DOUBLE):
+            continue
+        chain = _Chain(graph, conv, consumers, outputs)
+        chain.take_residual()
+        chain.take_activation(opset)
+        if len(chain.nodes) == 1 or any(id(node) in replaced for node in chain.nodes):
+            continue
+        inputs = list(conv.inputs[:3]) + [""] * (3 - len(conv.inputs[:3]))
+        attrs = dict(conv.attrs)
+        attrs["activation"] = chain.activation
+        attrs["activation_params"] = chain.params
+        node = Node(
+            FUSED_OP,
+            [*inputs, chain.residual],
+            [chain.tail],
+            attrs,
+            HOLOGRAM_DOMAIN,
+            conv.name or f"fused_{chain.tail}",
+        )
+        for member in chain.nodes:
+            replaced[id(member)] = None
+        # The fused node takes the last member's place: every input is produced by then.
+        replaced[id(chain.nodes[-1])] = node
+        for member in chain.nodes[:-1]:
+            for name in member.outputs:
+                graph.value_types.pop(name, None)
+        fused += 1
+        residuals += bool(chain.residual)
+    if replaced:
+        kept = [replaced.get(id(node), node) for node in graph.nodes]
+        graph.nodes[:] = [node for node in kept if node is not None]
+    return fused, residuals
