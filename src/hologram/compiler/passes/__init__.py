@@ -14,8 +14,11 @@ from hologram.compiler.graph import Graph
 from hologram.compiler.passes.dead_nodes import remove_dead_nodes
 from hologram.compiler.passes.fold_batchnorm import fold_batchnorm
 from hologram.compiler.passes.fold_constants import fold_constants
+from hologram.compiler.passes.fuse_attention import fuse_attention
 from hologram.compiler.passes.fuse_conv import fuse_conv
 from hologram.compiler.passes.fuse_elementwise import fuse_elementwise
+from hologram.compiler.passes.fuse_group_norm import fuse_group_norm
+from hologram.compiler.passes.fuse_matmul_epilogue import fuse_matmul_epilogue
 from hologram.compiler.passes.simplify import simplify
 
 Pass = Callable[[Graph, dict[str, int]], dict[str, Any]]
@@ -26,7 +29,10 @@ PASSES: list[tuple[str, Pass]] = [
     ("fold_batchnorm", fold_batchnorm),
     ("fold_constants", fold_constants),
     ("fuse_conv", fuse_conv),
+    ("fuse_group_norm", fuse_group_norm),
     ("fuse_elementwise", fuse_elementwise),
+    ("fuse_attention", fuse_attention),
+    ("fuse_matmul_epilogue", fuse_matmul_epilogue),
     ("dead_nodes_after", remove_dead_nodes),
 ]
 

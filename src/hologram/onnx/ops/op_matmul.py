@@ -44,6 +44,20 @@ def matmul(ctx: OpContext) -> None:
         raise ctx.error(f"A is {types.elem_name(a.elem)} but B is {types.elem_name(b.elem)}")
     if a.elem not in NUMERIC:
         raise ctx.unsupported(f"MatMul of {types.elem_name(a.elem)} tensors")
+    out_shape, batch_shape, m, n, k = product_shape(ctx, a, b)
+    out = ctx.output(0, out_shape, a.elem)
+    if out.size == 0:
+        return
+    if k == 0:
+        fill(ctx, out, 0)
+        return
+    batch_matmul(ctx, a, b, out, batch_shape, m, n, k)
+
+
+def product_shape(
+    ctx: OpContext, a: TensorRef, b: TensorRef
+) -> tuple[tuple[int, ...], tuple[int, ...], int, int, int]:
+    """`(shape of a @ b, its batch shape, m, n, k)`; a ModelError if the shapes do not fit."""
     if a.rank == 0 or b.rank == 0:
         raise ctx.error(f"operands must have at least one dimension, got {a.shape} and {b.shape}")
     m, k = (1, a.shape[0]) if a.rank == 1 else a.shape[-2:]
@@ -56,13 +70,7 @@ def matmul(ctx: OpContext) -> None:
     except ShapeError as exc:
         raise ctx.error(str(exc)) from None
     out_shape = (*batch_shape, *([m] if a.rank > 1 else []), *([n] if b.rank > 1 else []))
-    out = ctx.output(0, out_shape, a.elem)
-    if out.size == 0:
-        return
-    if k == 0:
-        fill(ctx, out, 0)
-        return
-    batch_matmul(ctx, a, b, out, batch_shape, m, n, k)
+    return out_shape, batch_shape, m, n, k
 
 
 def batch_matmul(
