@@ -1,6 +1,7 @@
 """The cuda backend against the GPU's ceilings and against CuPy and PyTorch, in one run.
 
-    python benchmarks/gpu.py [--sections copy,elementwise,reduce,matmul,models] [--mib 256]
+    python benchmarks/gpu.py [--sections copy,elementwise,variants,reduce,holotensor,matmul,models]
+                             [--mib 256]
                              [--repeats 20] [--models mlp,resnet,bert,gpt] [--batches 1,32]
 
 Every time is the median of `--repeats` samples taken with CUDA events after a warm-up.
@@ -8,8 +9,14 @@ Every time is the median of `--repeats` samples taken with CUDA events after a w
   bytes read plus bytes written;
 - elementwise: `hologram.ops` add and gelu, and a fused chain written in the kernel language,
   on float32 arrays of `--mib` MiB each, as a fraction of the copy's bandwidth (target 0.85);
-- reduce: a grid-stride block-sum kernel and `hologram.ops.sum`, bytes read over time as a
-  fraction of the copy's bandwidth (target 0.80);
+- variants: the CUDA C that `ops.add` renders to, compiled as is and changed by hand
+  (`__restrict__` on its pointers, `__launch_bounds__` asking for more blocks per
+  multiprocessor, other block sizes), to see what the renderer and the launch could gain alone;
+- reduce: a grid-stride block-sum kernel and `hologram.ops` sum, max and mean (whole arrays and
+  rows), bytes read over time as a fraction of the copy's bandwidth (target 0.80);
+- holotensor: the BitPlane reconstruction kernel (int16 codes and fp16 scales in, float32
+  weights out) as a fraction of the copy's bandwidth, and `reconstruct_on` end to end (host
+  unpacking, the copy in, the kernel) against the NumPy decoder, in weights made per second;
 - matmul: the MATMUL intrinsic (cuBLAS) against `cupy.matmul` and `torch.matmul` for float16,
   bfloat16 and float32 (TF32 off everywhere; target within 1.1x);
 - models: the end-to-end test models (`tests/models/data/*.onnx`) on the cuda backend against
@@ -21,6 +28,7 @@ Every time is the median of `--repeats` samples taken with CUDA events after a w
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
@@ -176,15 +184,133 @@ def bench_reduce(ex: hologram.Executor, mib: int, repeats: int, ceiling: float) 
     rows = []
     ms = gpu_ms(one_sum, repeats)
     rows.append(["block_sum kernel", f"{ms:.3f}", f"{n * 4 / ms / 1e6:.0f}",
-                 f"{n * 4 / ms / 1e6 / ceiling:.2f}"])  # fmt: skip
+                 f"{n * 4 / ms / 1e6 / ceiling:.2f}", "-"])  # fmt: skip
     error = abs(float(total.to_numpy()[0]) - float(data.astype(np.float64).sum()))
-    prepared = ops.prepare("sum", x)
-    ms = gpu_ms(prepared.run, repeats)
-    rows.append(
-        ["ops.sum", f"{ms:.3f}", f"{n * 4 / ms / 1e6:.0f}", f"{n * 4 / ms / 1e6 / ceiling:.2f}"]
-    )
+    want = data.astype(np.float64)
+    cases = [("ops.sum", "sum", x, None, want.sum()), ("ops.max", "max", x, None, want.max()),
+             ("ops.mean", "mean", x, None, want.mean()),
+             ("ops.sum rows (4096, n/4096) axis -1", "sum", x.reshape(4096, -1), -1,
+              want.reshape(4096, -1).sum(axis=-1)),
+             ("ops.sum columns (n/4096, 4096) axis 0", "sum", x.reshape(-1, 4096), 0,
+              want.reshape(-1, 4096).sum(axis=0))]  # fmt: skip
+    errors = []
+    for name, kind, operand, axis, expected in cases:
+        prepared = ops.prepare(kind, operand, axis=axis)
+        ms = gpu_ms(prepared.run, repeats)
+        got = np.asarray(prepared().to_numpy(), np.float64)
+        errors.append(float(np.max(np.abs(got - expected) / (np.abs(expected) + 1.0))))
+        gbs = n * 4 / ms / 1e6
+        rows.append([f"{name} ({len(prepared.launches)} launches)", f"{ms:.3f}", f"{gbs:.0f}",
+                     f"{gbs / ceiling:.2f}", f"{errors[-1]:.1e}"])  # fmt: skip
     table(f"reductions, float32, {mib} MiB (block_sum abs error {error:.2e}; target 0.80)",
-          ["kernel", "ms", "GB/s read", "of copy"], rows)  # fmt: skip
+          ["kernel", "ms", "GB/s read", "of copy", "rel err"], rows)  # fmt: skip
+
+
+def bench_variants(ex: hologram.Executor, mib: int, repeats: int, ceiling: float) -> None:
+    """`ops.add`'s rendered kernel as is and with hand-made changes, each compiled here."""
+    import cupy
+
+    from hologram import ops
+    from hologram.backends.cuda import NVRTC_OPTIONS
+    from hologram.codegen.cuda import render_cuda
+
+    n = (mib << 20) // 4
+    rng = np.random.default_rng(2)
+    x = ex.from_numpy(rng.standard_normal(n, dtype=np.float32))
+    y = ex.from_numpy(rng.standard_normal(n, dtype=np.float32))
+    out = ex.allocate(n, "f32")
+    launch = ops.prepare("add", x, y, out=out).launches[0]
+    natives = [a.native() if hasattr(a, "native") else a for a in launch.args]
+    bound = ex.backend.bind_args(launch.program, ex.backend.check_args(launch.program, natives))
+    source = render_cuda(launch.program)
+    head = re.search(r"__global__ void hg_kernel\(([^)]*)\)", source.text)
+    assert head is not None
+    restricted = source.text.replace(head.group(0), head.group(0).replace("* ", "* __restrict__ "))
+    variants = [
+        ("as rendered, 256 lanes", source.text, 256),
+        ("__restrict__ pointers", restricted, 256),
+        ("__launch_bounds__(256, 8)", source.text.replace(
+            "__global__ void hg_kernel", "__global__ void __launch_bounds__(256, 8) hg_kernel"),
+         256),
+        ("as rendered, 128 lanes", source.text, 128),
+        ("as rendered, 512 lanes", source.text, 512),
+        ("as rendered, 1024 lanes", source.text, 1024),
+        ("__restrict__, 512 lanes", restricted, 512),
+    ]  # fmt: skip
+    rows = []
+    want = x.to_numpy() + y.to_numpy()
+    for name, text, lanes in variants:
+        function = cupy.RawModule(code=text, options=NVRTC_OPTIONS).get_function(source.entry)
+        grid = -(-n // lanes)
+
+        def call(function: Any = function, grid: int = grid, lanes: int = lanes) -> None:
+            function((grid,), (lanes,), bound, shared_mem=source.shared_bytes)
+
+        ms = gpu_ms(call, repeats)
+        out.fill(0)
+        call()
+        ok = bool(np.array_equal(out.to_numpy(), want))
+        gbs = 3 * n * 4 / ms / 1e6
+        rows.append([name, f"{ms:.3f}", f"{gbs:.0f}", f"{gbs / ceiling:.2f}", ok])
+    cx, cy, cz = x.native(), y.native(), out.native()
+    ms = gpu_ms(lambda: cupy.add(cx, cy, out=cz), repeats)
+    gbs = 3 * n * 4 / ms / 1e6
+    rows.append(["cupy.add (peer)", f"{ms:.3f}", f"{gbs:.0f}", f"{gbs / ceiling:.2f}", "-"])
+    table(f"ops.add's kernel, rendered variants, float32, {mib} MiB per array (target 0.85)",
+          ["variant", "ms", "GB/s", "of copy", "exact"], rows)  # fmt: skip
+
+
+def bench_holotensor(ex: hologram.Executor, mib: int, repeats: int, ceiling: float) -> None:
+    """BitPlane reconstruction on the GPU: the kernel alone, and end to end."""
+    from hologram.holotensor import HoloTensorDecoder, HoloTensorEncoder
+    from hologram.holotensor.bitplane import GROUP
+    from hologram.holotensor.device import BLOCK, dequantize_bitplanes, reconstruct_on
+
+    n = (mib << 20) // 4
+    rng = np.random.default_rng(3)
+    codes = ex.from_numpy(rng.integers(-32767, 32767, n, dtype=np.int16))
+    scales = ex.from_numpy(rng.uniform(0.5, 2.0, -(-n // GROUP)).astype(np.float16))
+    out = ex.allocate(n, "f32")
+    program, args = dequantize_bitplanes.program_for([codes, scales, out, n, 2.0**-12])
+    natives = [a.native() if hasattr(a, "native") else a for a in args]
+    launch = ex.backend.bind_launch(program, hologram.LaunchConfig(hg.blocks(n, BLOCK), BLOCK),
+                                    natives)  # fmt: skip
+    ms = gpu_ms(launch, repeats)
+    moved = n * (2 + 4) + scales.nbytes
+    rows = [["dequantize_bitplanes kernel", f"{n / 1e6:.0f} M", f"{ms:.3f}",
+             f"{moved / ms / 1e6:.0f} GB/s ({moved / ms / 1e6 / ceiling:.2f} of copy)",
+             f"{n / ms / 1e6:.0f} G weights/s"]]  # fmt: skip
+    side = 2048
+    w = (rng.standard_normal((side, side)) * 0.05).astype(np.float32)
+    encoded = HoloTensorEncoder("bitplane", rotation=None, low_rank=None).encode(w)
+
+    def decoder() -> HoloTensorDecoder:
+        fresh = HoloTensorDecoder(encoded.header)  # fresh: a decoder keeps its last result
+        for fragment in encoded.fragments[:-1]:  # every plane; the last, lossless one is host-only
+            fresh.add_fragment(fragment)
+        return fresh
+
+    host_s = _wall_seconds(lambda: decoder().reconstruct(), 5)
+    device_s = _wall_seconds(lambda: (reconstruct_on(ex, decoder()), ex.synchronize()), 5)
+    made = reconstruct_on(ex, decoder()).to_numpy().reshape(w.shape)
+    error = float(np.max(np.abs(made - decoder().reconstruct())))
+    rows.append([f"reconstruct_on, {side}x{side} (max diff vs host {error:.1e})",
+                 f"{w.size / 1e6:.1f} M", f"{device_s * 1e3:.3f}",
+                 f"numpy decoder {host_s * 1e3:.3f} ms ({host_s / device_s:.2f}x)",
+                 f"{w.size / device_s / 1e9:.2f} G weights/s"])  # fmt: skip
+    table("holotensor BitPlane decode on the GPU (kernel: CUDA events; end to end: wall clock)",
+          ["what", "weights", "ms", "bandwidth / peer", "throughput"], rows)  # fmt: skip
+
+
+def _wall_seconds(call: Callable[[], Any], repeats: int) -> float:
+    """Median wall-clock seconds of `call` after one warm-up."""
+    call()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
 
 
 def bench_matmul(ex: hologram.Executor, repeats: int) -> None:
@@ -297,7 +423,9 @@ def _feeds(model: hologram.Model, batch: int, rng: np.random.Generator) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sections", default="copy,elementwise,reduce,matmul,models")
+    parser.add_argument(
+        "--sections", default="copy,elementwise,variants,reduce,holotensor,matmul,models"
+    )
     parser.add_argument("--mib", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--models", default="mlp,resnet,mobilenet,unet,bert,gpt")
@@ -309,7 +437,9 @@ def main(argv: list[str] | None = None) -> int:
     ceiling = bench_copy(args.mib, args.repeats)
     steps: dict[str, Callable[[], None]] = {
         "elementwise": lambda: bench_elementwise(ex, args.mib, args.repeats, ceiling),
+        "variants": lambda: bench_variants(ex, args.mib, args.repeats, ceiling),
         "reduce": lambda: bench_reduce(ex, args.mib, args.repeats, ceiling),
+        "holotensor": lambda: bench_holotensor(ex, args.mib, args.repeats, ceiling),
         "matmul": lambda: bench_matmul(ex, args.repeats),
         "models": lambda: bench_models(args.models.split(","),
                                        [int(b) for b in args.batches.split(",")], args.repeats),

@@ -130,6 +130,52 @@ def test_buffers_exchange_with_cupy_and_torch_without_copies(rng):
     np.testing.assert_array_equal(tensor.cpu().numpy(), data * 2)
 
 
+def test_buffers_expose_the_cuda_array_interface(rng):
+    import cupy
+
+    ex = Executor("cuda")
+    data = rng.standard_normal((4, 3)).astype(np.float32)
+    buf = ex.from_numpy(data)
+    interface = buf.__cuda_array_interface__
+    assert interface["shape"] == (4, 3) and interface["typestr"] == "<f4"
+    assert interface["data"] == (buf.native().data.ptr, False)
+    view = cupy.asarray(buf)
+    assert view.data.ptr == buf.native().data.ptr and view.shape == (4, 3)
+    view += 1  # written through the view, seen by the buffer
+    np.testing.assert_array_equal(buf.to_numpy(), data + 1)
+    torch = pytest.importorskip("torch")
+    tensor = torch.as_tensor(buf, device="cuda")
+    assert tensor.data_ptr() == buf.native().data.ptr and tuple(tensor.shape) == (4, 3)
+    tensor.mul_(3)
+    torch.cuda.synchronize()
+    np.testing.assert_array_equal(buf.to_numpy(), (data + 1) * 3)
+
+
+def test_views_and_offsets_export_their_own_memory(rng):
+    import cupy
+
+    ex = Executor("cuda")
+    data = rng.integers(-9, 9, size=24).astype(np.int32)
+    buf = ex.from_numpy(data).reshape(2, 3, 4)
+    view = cupy.asarray(buf)
+    assert view.shape == (2, 3, 4) and view.dtype == np.int32
+    np.testing.assert_array_equal(cupy.asnumpy(view), data.reshape(2, 3, 4))
+    assert cupy.from_dlpack(buf).data.ptr == view.data.ptr
+    half = ex.from_numpy(rng.standard_normal(6).astype(np.float16))
+    np.testing.assert_array_equal(cupy.asnumpy(cupy.asarray(half)), half.to_numpy())
+
+
+def test_freed_and_bfloat16_buffers_have_no_cuda_interface(rng):
+    import ml_dtypes
+
+    ex = Executor("cuda")
+    freed = ex.allocate(8, "f32")
+    freed.free()
+    assert not hasattr(freed, "__cuda_array_interface__")
+    bf16 = ex.from_numpy(rng.standard_normal(8).astype(ml_dtypes.bfloat16))
+    assert not hasattr(bf16, "__cuda_array_interface__")
+
+
 def test_kernel_source_is_kept_in_the_cache_dir(backend):
     from hologram.config import settings
 
@@ -153,3 +199,33 @@ def test_a_block_of_1024_lanes_runs(backend, reference, rng):
     xs = rng.standard_normal(2048).astype(np.float32)
     got, want = run_both(backend, reference, program, LaunchConfig(2, 1024), [xs, xs * 0])
     np.testing.assert_allclose(got[1], want[1], rtol=1e-4, atol=1e-4)
+
+
+def test_one_program_compiles_once_from_many_threads(backend, rng):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    b = Builder(f"threaded_{rng.integers(1 << 40)}")  # a name no earlier test compiled
+    x = b.buffer("x", "f32")
+    out = b.buffer("out", "f32", access="write")
+    i = b.global_id()
+    b.stg(out, i, b.mul(b.ldg(x, i), b.ldg(x, i)))
+    program = b.build()
+    start = Barrier(8)
+    inputs = [rng.standard_normal(512).astype(np.float32) for _ in range(8)]
+
+    def compile_and_run(xs: np.ndarray) -> tuple[object, np.ndarray]:
+        start.wait()
+        kernel = backend.compile(program)
+        handles = [backend.allocate(xs.nbytes) for _ in range(2)]
+        backend.copy_in(handles[0], xs)
+        views = [backend.view(h, 0, xs.size, DType.F32) for h in handles]
+        backend.launch(program, LaunchConfig(2, 256), views)
+        backend.synchronize()
+        return kernel, backend.copy_out(handles[1], xs.nbytes).view(np.float32)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(compile_and_run, inputs))
+    assert len({id(kernel) for kernel, _ in results}) == 1
+    for xs, (_, got) in zip(inputs, results, strict=True):
+        np.testing.assert_array_equal(got, xs * xs)

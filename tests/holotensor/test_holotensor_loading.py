@@ -8,6 +8,7 @@ import pytest
 from digits_mlp import accuracy, digits
 
 import hologram as hg
+from hologram.backends import availability
 from hologram.holotensor import (
     DistributedLoader,
     FragmentSource,
@@ -106,8 +107,11 @@ def test_hot_reload_refines_a_running_model(trained_mlp, model_file) -> None:
     assert seen[-1][1] == accuracy(trained_mlp, x, y) and min(a for _, a in seen) < seen[-1][1]
 
 
-@pytest.mark.parametrize("backend", ["reference", "cpu"])
+@pytest.mark.parametrize("backend", ["reference", "cpu", "cuda"])
 def test_reconstruction_kernels_match_the_numpy_decoder(backend: str) -> None:
+    ok, reason = availability(backend)
+    if not ok:
+        pytest.skip(f"backend {backend!r} is not available: {reason}")
     rng = np.random.default_rng()
     w = (rng.standard_normal((40, 72)) * 0.1).astype(np.float32)
     ex = hg.Executor(backend)

@@ -210,3 +210,9 @@ def test_numpy_views_keep_classes_reserved(executor) -> None:
     del view
     gc.collect()
     assert executor.stats()["classes_used"] == 0
+
+
+def test_host_buffers_have_no_cuda_array_interface(executor) -> None:
+    host_only(executor)
+    buf = executor.allocate(4, "f32")
+    assert not hasattr(buf, "__cuda_array_interface__")

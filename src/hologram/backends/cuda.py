@@ -13,11 +13,15 @@ PyTorch and anything that speaks `__cuda_array_interface__` or DLPack without a 
 on CuPy's current stream; `synchronize` waits for it.
 
 Intrinsic programs (MATMUL, CONV2D) run on cuBLAS (`backends/_cuda_intrinsics.py`).
+
+Compiling is thread-safe: one lock serialises compiling and caching (a program asked for from
+several threads at once compiles once), while a program already compiled is found without it.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,7 +31,7 @@ import numpy as np
 from hologram.backends.base import Backend
 from hologram.codegen.cuda import CudaSource, render_cuda
 from hologram.config import settings
-from hologram.errors import AllocationError, CompileError, DTypeError, LaunchError
+from hologram.errors import AllocationError, CompileError, DTypeError, LaunchError, ProgramError
 from hologram.isa.dtypes import DType
 from hologram.isa.program import MAX_BLOCK_LANES, LaunchConfig, ParamKind, Program
 
@@ -73,6 +77,7 @@ class CudaBackend(Backend):
         # CuPy reads its cache directory when it compiles, so this takes effect from here on.
         os.environ.setdefault("CUPY_CACHE_DIR", str(self._cache / "cupy"))
         self._numpy_dtypes = {d: cupy.dtype(d.numpy) for d in DType}
+        self._compile_lock = threading.RLock()
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -162,6 +167,17 @@ class CudaBackend(Backend):
             raise LaunchError(f"{kind.value} parameter {name!r} needs a 1-D contiguous view")
 
     # ------------------------------------------------------------ compile
+    def compile(self, program: Program) -> Any:
+        """As `Backend.compile`, safe to call from several threads at once."""
+        try:
+            kernel = self._kernels.get(program.digest)
+        except ProgramError:
+            kernel = None  # the locked path below reports it
+        if kernel is not None:
+            return kernel
+        with self._compile_lock:
+            return super().compile(program)
+
     def _compile(self, program: Program) -> CudaKernel | IntrinsicKernel:
         if program.is_intrinsic:
             return IntrinsicKernel(program)
@@ -217,8 +233,12 @@ class CudaBackend(Backend):
             return kernel.functions[None]
         function = kernel.functions.get(MAX_BLOCK_LANES)
         if function is None:
-            source = render_cuda(kernel.program, MAX_BLOCK_LANES)
-            function = kernel.functions[MAX_BLOCK_LANES] = self._build(kernel.program, source)
+            with self._compile_lock:
+                function = kernel.functions.get(MAX_BLOCK_LANES)
+                if function is None:
+                    source = render_cuda(kernel.program, MAX_BLOCK_LANES)
+                    function = self._build(kernel.program, source)
+                    kernel.functions[MAX_BLOCK_LANES] = function
         return function
 
     def _run(self, kernel: CudaKernel, config: LaunchConfig, bound: tuple) -> None:

@@ -2,7 +2,9 @@
 
 On host backends a buffer is a view: `to_numpy()`, `np.asarray(buf)` and `np.from_dlpack(buf)`
 share memory with it, and a buffer made from a C-contiguous array shares memory with that
-array. On device backends the same calls copy.
+array. On device backends the NumPy calls copy; a cuda buffer instead exports its device memory
+without a copy through `__cuda_array_interface__` (`cupy.asarray(buf)`, `torch.as_tensor(buf,
+device="cuda")`, Numba) and DLPack (`cupy.from_dlpack(buf)`, `torch.from_dlpack(buf)`).
 
 NumPy arrays returned by `to_numpy()` keep the buffer's memory reserved for as long as they
 live; once the last buffer and view are gone, the memory returns to its allocator. `free()`
@@ -229,6 +231,25 @@ class Buffer:
             interface["data"] = (interface["data"][0], True)
         return interface
 
+    @property
+    def __cuda_array_interface__(self) -> dict[str, Any]:
+        """CUDA's zero-copy interface (version 3), on buffers in CUDA device memory only.
+
+        Exported by the backend's native view (a CuPy array), shaped like the buffer; the
+        consumer holds a reference to the buffer, which keeps its memory alive. Absent on host
+        backends, for freed buffers, and for bfloat16, which has no type string consumers
+        agree on (use DLPack).
+        """
+        if self.backend.is_host or self._dtype is DType.BF16 or self.is_freed:
+            raise AttributeError("__cuda_array_interface__")
+        native = self.native()
+        if not hasattr(native, "__cuda_array_interface__"):
+            raise AttributeError("__cuda_array_interface__")
+        interface = dict(native.reshape(self._shape).__cuda_array_interface__)
+        if not self._writeable:
+            interface["data"] = (interface["data"][0], True)
+        return interface
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """The contents for `np.asarray`: a view on host backends unless a copy is asked for."""
         if copy is False and not self.backend.is_host:
@@ -243,8 +264,8 @@ class Buffer:
     def _dlpack_source(self) -> Any:
         if self._dtype is DType.BF16:
             raise DTypeError(
-                "bfloat16 buffers cannot be exported through DLPack by NumPy; "
-                "use to_numpy() (a zero-copy view on host backends) instead"
+                "bfloat16 buffers cannot be exported through DLPack (NumPy and CuPy have no "
+                "bfloat16 DLPack type); use to_numpy() (a zero-copy view on host backends)"
             )
         view = self.native().reshape(self._shape)
         if not hasattr(view, "__dlpack__"):
@@ -252,7 +273,9 @@ class Buffer:
         return view
 
     def __dlpack__(self, **kwargs: Any) -> Any:
-        """A DLPack capsule of the buffer, exported by the backend's native view."""
+        """A DLPack capsule of the buffer, exported by the backend's native view (a NumPy
+        array on host backends, a CuPy array on cuda, whose `stream` argument orders the
+        export after the work queued so far)."""
         return self._dlpack_source().__dlpack__(**kwargs)
 
     def __dlpack_device__(self) -> tuple[int, int]:

@@ -15,6 +15,13 @@ Long rows over few positions are split into chunks whose partial results a secon
 combines, so that large reductions use every core. Reduced axes that are not consecutive are
 reduced one run at a time, last run first, through intermediate buffers. Mean sums in every
 pass but the last, which divides by the count.
+
+On device backends (`not backend.is_host`), a run over contiguous rows (`inner = 1`) of at
+least `BLOCK_MIN_ROW` elements goes to `kernels/device/block_reduce.py` instead: one block of
+256 lanes per chunk of a row, adjacent lanes reading adjacent elements, combined with the
+ISA's block reductions; long rows over few rows are split into about `DEVICE_BLOCKS` chunks
+whose partial results a second block pass combines. The one-lane-per-row design reads a GPU's
+memory in scattered pieces and reached a few percent of its bandwidth.
 """
 
 from __future__ import annotations
@@ -27,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 from hologram import kernels
 from hologram.errors import ShapeError
 from hologram.isa.dtypes import DType
-from hologram.isa.program import Program
-from hologram.ops._launch import Launch, Prepared, lanes
+from hologram.isa.program import LaunchConfig, Program
+from hologram.ops._launch import BLOCK_LANES, Launch, Prepared, lanes
 from hologram.ops._operands import (
     Operand,
     Output,
@@ -52,6 +59,13 @@ _TARGET_LANES = 4096
 COLUMNS = 8
 """The rows side by side that a lane of the kernels' `columns` mode reduces at once; used
 when `inner` is at least this."""
+BLOCK_MIN_ROW = 128
+"""On device backends, contiguous rows at least this long get a block each (or more)."""
+DEVICE_BLOCKS = 4096
+"""Split long rows until about this many blocks share the work: several waves of blocks on
+every multiprocessor of a large GPU, so that the last wave's imbalance costs little."""
+_DEVICE_MIN_CHUNK = 16 * BLOCK_LANES
+"""A block's chunk is at least this long: 16 elements a lane, four rounds of four loads."""
 
 
 @cache
@@ -76,6 +90,26 @@ def reduce_program(
     return kernels.load(f"reduce/{kind}").specialize(signature)
 
 
+@cache
+def block_reduce_program(kind: str, in_dtype: DType, out_dtype: DType, acc_dtype: DType) -> Program:
+    """The `device/block_reduce` kernel for `kind` (sum, min, max, mean) and these dtypes.
+
+    Parameters: `x`, `out`, `r`, `chunk`, `chunks` (u32) and `count` (acc dtype, the divisor
+    of mean). Launched as `outer * chunks` blocks; block `o * chunks + c` writes `out[o, c]`.
+    """
+    from hologram.kernels.reduce._fold import MAX, MEAN, MIN, SUM
+
+    ops = {"sum": SUM, "min": MIN, "max": MAX, "mean": MEAN}
+    signature: dict[str, object] = {
+        "x": in_dtype,
+        "out": out_dtype,
+        "count": acc_dtype,
+        "acc": acc_dtype,
+        "op": ops[kind],
+    }
+    return kernels.load("device/block_reduce").specialize(signature)
+
+
 def result_dtype(kind: str, dtype: DType) -> DType:
     """The dtype a reduction returns for inputs of `dtype` (NumPy's rule)."""
     if kind == "sum" and dtype.is_int:
@@ -90,6 +124,8 @@ class _Pass:
     inner: int
     chunks: int
     chunk: int
+    block: bool = False
+    """One block of `BLOCK_LANES` lanes per chunk (`block_reduce`; `inner` is 1)."""
 
     @property
     def columns(self) -> bool:
@@ -100,19 +136,31 @@ class _Pass:
     def lanes(self) -> int:
         return self.outer * self.chunks * _groups(self.inner)
 
+    @property
+    def config(self) -> LaunchConfig:
+        """The block pass's launch: a block per chunk of each row."""
+        return LaunchConfig(self.outer * self.chunks, BLOCK_LANES)
+
 
 def _groups(inner: int) -> int:
     """The lanes that cover `inner` adjacent rows: one per row, or per `COLUMNS` of them."""
     return -(-inner // COLUMNS) if inner >= COLUMNS else inner
 
 
-def _passes(shape: tuple[int, ...], axes: tuple[int, ...]) -> list[tuple[_Pass, tuple[int, ...]]]:
-    """The passes reducing `axes` of `shape`, each with the shape it leaves behind."""
+def _passes(
+    shape: tuple[int, ...], axes: tuple[int, ...], device: bool = False
+) -> list[tuple[_Pass, tuple[int, ...]]]:
+    """The passes reducing `axes` of `shape`, each with the shape it leaves behind (`device`:
+    block passes for long contiguous rows)."""
     current = list(shape)
     runs = axis_runs(axes) or [(len(shape), len(shape) - 1)]  # no axes: a pass of r = 1
     plan = []
     for first, last in reversed(runs):
         outer, r, inner = split(current, first, last)
+        if device and inner == 1 and r >= BLOCK_MIN_ROW:
+            current[first : last + 1] = [1] * (last + 1 - first)
+            plan += _block_passes(outer, r, tuple(current))
+            continue
         positions = outer * _groups(inner)
         chunks = 1
         if r >= 2 * _MIN_CHUNK and positions < _TARGET_LANES:
@@ -127,6 +175,23 @@ def _passes(shape: tuple[int, ...], axes: tuple[int, ...]) -> list[tuple[_Pass, 
     return plan
 
 
+def _block_passes(
+    outer: int, r: int, shape: tuple[int, ...]
+) -> list[tuple[_Pass, tuple[int, ...]]]:
+    """Block passes reducing rows of `r` contiguous elements: one, or a split and a combine."""
+    chunks = 1
+    if outer < DEVICE_BLOCKS and r >= 2 * _DEVICE_MIN_CHUNK:
+        chunks = min(r // _DEVICE_MIN_CHUNK, max(1, DEVICE_BLOCKS // outer))
+    chunk = -(-r // chunks)
+    chunks = -(-r // chunk)
+    if chunks == 1:
+        return [(_Pass(outer, r, 1, 1, r, block=True), shape)]
+    return [
+        (_Pass(outer, r, 1, chunks, chunk, block=True), (outer, chunks)),
+        (_Pass(outer, chunks, 1, 1, chunks, block=True), shape),
+    ]
+
+
 def prepare_reduce(
     kind: str,
     x: Any,
@@ -134,8 +199,13 @@ def prepare_reduce(
     keepdims: bool = False,
     executor: Executor | None = None,
     out: Any = None,
+    *,
+    blocks: bool | None = None,
 ) -> Prepared:
-    """Plan the launches of a reduction (`kind`: sum, min, max or mean)."""
+    """Plan the launches of a reduction (`kind`: sum, min, max or mean).
+
+    `blocks` picks the block passes for long contiguous rows (None: on device backends).
+    """
     ex = resolve_executor([x], executor, kind)
     dtype = promote([x], kind, float_only=kind == "mean")
     operand = to_operand(x, ex, kind, dtype)
@@ -154,7 +224,7 @@ def prepare_reduce(
     prepared = Prepared(ex, finish=output.result)
     if math.prod(out_shape) == 0:
         return prepared
-    plan = _passes(shape, axes)
+    plan = _passes(shape, axes, device=not ex.backend.is_host if blocks is None else blocks)
     current = operand
     for index, (step, step_shape) in enumerate(plan):
         last = index == len(plan) - 1
@@ -175,6 +245,18 @@ def _launch(
     kind: str, source: Operand, target: Operand, step: _Pass, acc_dtype: DType, count: int | None
 ) -> Launch:
     divide = count is not None
+    if step.block:
+        kind = "mean" if divide else kind
+        block = block_reduce_program(kind, source.dtype, target.dtype, acc_dtype)
+        args = (
+            source.arg,
+            target.arg,
+            step.r,
+            step.chunk,
+            step.chunks,
+            1 if count is None else count,
+        )
+        return Launch(block, step.config, args)
     program = reduce_program(
         "mean" if divide else kind, source.dtype, target.dtype, acc_dtype, step.columns
     )
