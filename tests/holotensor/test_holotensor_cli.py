@@ -38,12 +38,13 @@ def test_encode_info_decode_verify(tmp_path) -> None:
 
     plot = runner.invoke(app, ["holotensor", "info", str(source), "--plot", "x.png"])
     assert plot.exit_code == 1 and "error" in plot.output
+    png = tmp_path / "curve.png"
+    ok = runner.invoke(app, ["holotensor", "info", str(tmp_path / "m.htns"), "--plot", str(png)])
     if importlib.util.find_spec("matplotlib") is None:
-        png = tmp_path / "curve.png"
-        ok = runner.invoke(
-            app, ["holotensor", "info", str(tmp_path / "m.htns"), "--plot", str(png)]
-        )
         assert "matplotlib" in ok.output
+    else:
+        assert ok.exit_code == 0, ok.output
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
 
 
 def test_encode_reads_npy_and_onnx_initializers(tmp_path) -> None:
