@@ -6,7 +6,7 @@
   of output rows, adding each tap along the row;
 - `onnx_conv_epilogue` adds the bias (and a residual input), applies the activation,
   converts, moves group-major results back to images first and, for QLinearConv,
-  requantizes;
+  requantizes, one lane per element on a (row chunks, filters, images) grid;
 - `onnx_conv_weights` converts the weights and subtracts their zero points.
 
 Geometry travels in int64 tables (`Window.table3()` and what each kernel's docstring lists),
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hologram as hg
 
-EPILOGUE_CHUNK = 1024
-"""Output elements of one row per epilogue lane."""
 ROW_RUN = 512
 """Elements one im2col or direct-convolution lane writes, at least (whole output rows)."""
 
@@ -275,50 +273,46 @@ def onnx_conv_epilogue(
     scale: hg.Array,
     zero: hg.Array,
     residual: hg.Array,
-    lanes: hg.int64,
-    geo: hg.Array[hg.int64],
+    size: hg.int64,
+    channels: hg.int64,
+    image_stride: hg.int64,
+    row_stride: hg.int64,
+    first: hg.int64,
     lower: hg.float64,
     upper: hg.float64,
     mode: hg.Const[int],
     act: hg.Const[int],
     has_residual: hg.Const[bool],
+    in_place: hg.Const[bool],
 ):
-    """Lane j < lanes, j = (n * K + k) * chunks + q, writes chunk q (EPILOGUE_CHUNK elements)
-    of row (geo[5] + n, k) of `out`, of P elements, from `acc` at `n * geo[3] + k * geo[4]`:
+    """Lane p < size of block (_, k, n) of a (chunks, channels, N) grid writes element p of
+    row (first + n, k) of `out`, of `size` elements, from `acc` at
+    `n * image_stride + k * row_stride + p`:
     `act(acc + bias[k] + residual)` (the residual, with `has_residual`, at the same place as
     the output; `act` with bounds `lower` and `upper` as in `onnx_conv_activation`), or with
-    QUANTIZE `round((acc + bias[k]) * scale[k]) + zero[0]` (the store saturates); `geo` is K,
-    P, chunks, those two strides and the first image."""
-    j = hg.int64(hg.global_id())
-    if j < lanes:
-        channels = geo[0]
-        size = geo[1]
-        chunks = geo[2]
-        q = j % chunks
-        row = j // chunks
-        k = row % channels
-        n = row // channels
-        first = q * EPILOGUE_CHUNK
-        last = min(first + EPILOGUE_CHUNK, size)
-        src = n * geo[3] + k * geo[4]
-        dst = (row + geo[5] * channels) * size
-        b = acc.dtype(bias[k])
+    QUANTIZE `round((acc + bias[k]) * scale[k]) + zero[0]` (the store saturates). With
+    `in_place`, `acc` is `out` itself at the same places and the kernel reads `out`."""
+    # One lane per element, the row from the block's grid coordinates: no per-lane division,
+    # and the bounds check on the lane's x lets whole blocks run vectorised. The geometry
+    # comes in scalars: addresses computed from loaded values defeat the vectoriser.
+    p = hg.int64(hg.global_id(0))
+    if p < size:
+        k = hg.int64(hg.block_id(1))
+        n = hg.int64(hg.block_id(2))
+        src = n * image_stride + k * row_stride + p
+        dst = ((n + first) * channels + k) * size + p
+        v = acc[src]
+        if in_place:
+            # The same array and index for the load and the store: two array arguments
+            # over one buffer would fail the vectoriser's overlap check at run time.
+            v = out[dst]
+        v += acc.dtype(bias[k])
         if mode == 1:
-            factor = acc.dtype(scale[k])
-            shift = acc.dtype(zero[0])
-            for p in range(first, last):
-                out[dst + p] = hg.round((acc[src + p] + b) * factor) + shift
-        elif has_residual or act != NONE:
-            lo = acc.dtype(lower)
-            hi = acc.dtype(upper)
-            for p in range(first, last):
-                v = acc[src + p] + b
-                if has_residual:
-                    v += acc.dtype(residual[dst + p])
-                out[dst + p] = onnx_conv_activation(v, act, lo, hi)
+            out[dst] = hg.round(v * acc.dtype(scale[k])) + acc.dtype(zero[0])
         else:
-            for p in range(first, last):
-                out[dst + p] = acc[src + p] + b
+            if has_residual:
+                v += acc.dtype(residual[dst])
+            out[dst] = onnx_conv_activation(v, act, acc.dtype(lower), acc.dtype(upper))
 
 
 @hg.kernel

@@ -35,7 +35,6 @@ import hologram as hg
 from hologram.compiler import types
 from hologram.compiler.context import OpContext, TensorRef
 from hologram.onnx.ops._conv_kernels import (
-    EPILOGUE_CHUNK,
     NONE,
     PLAIN,
     QUANTIZE,
@@ -320,19 +319,15 @@ def _epilogue(
     """Launch `onnx_conv_epilogue`: the `shape.images` images of `out` from image `first`
     on, from `acc`, whose row (n, k) starts at `n * acc_strides[0] + k * acc_strides[1]`."""
     p = shape.window.out_size
-    chunks = -(-p // EPILOGUE_CHUNK)
-    lanes = shape.images * shape.filters * chunks
-    geo = ctx.constant(np.array([shape.filters, p, chunks, *acc_strides, first], np.int64))
+    grid = (hg.blocks(p, BLOCK), shape.filters, shape.images)
     if requantize is None:
         scale = zero = bias
         mode = PLAIN
     else:
         scale, zero, mode = requantize.scale, requantize.zero, QUANTIZE
     residual = post.residual if post.residual is not None else bias
-    args = [acc, out, bias, scale, zero, residual, lanes, geo, post.low, post.high, mode]
-    ctx.launch(
-        onnx_conv_epilogue,
-        hg.blocks(lanes, BLOCK),
-        BLOCK,
-        [*args, post.act, post.residual is not None],
-    )
+    args = [acc, out, bias, scale, zero, residual, p, shape.filters, *acc_strides, first]
+    args += [post.low, post.high, mode]
+    in_place = acc is out and acc_strides == (shape.filters * p, p) and first == 0
+    flags = [post.act, post.residual is not None, in_place]
+    ctx.launch(onnx_conv_epilogue, grid, BLOCK, [*args, *flags])

@@ -8,7 +8,7 @@ import math
 from hologram.compiler.context import OpContext
 from hologram.onnx.ops._reduce_norm import RowNorm, launch_row_norm, stash_dtype
 from hologram.onnx.ops._reduce_rows import float_tensors
-from hologram.onnx.registry import onnx_op
+from hologram.onnx.registry import HOLOGRAM_DOMAIN, onnx_op
 
 
 def _lower(ctx: OpContext, per_channel: bool) -> None:
@@ -45,4 +45,10 @@ def group_normalization_18(ctx: OpContext) -> None:
 @onnx_op("GroupNormalization", since=21)
 def group_normalization(ctx: OpContext) -> None:
     """Scale and bias per channel."""
+    _lower(ctx, per_channel=True)
+
+
+@onnx_op("GroupNorm", since=1, domain=HOLOGRAM_DOMAIN)
+def group_norm(ctx: OpContext) -> None:
+    """Scale and bias per channel (`fuse_group_norm`)."""
     _lower(ctx, per_channel=True)
