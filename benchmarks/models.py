@@ -5,7 +5,10 @@
 For each model of the end-to-end set (`tests/models/data/*.onnx`, exported by
 `tests/models/model_zoo.py`) and each batch size:
 - **load**: `hologram.load` of the compiled `.holo` file against onnxruntime's
-  `InferenceSession` creation for the `.onnx` file (medians of several);
+  `InferenceSession` creation for the `.onnx` file (medians of several). Loading reads the
+  manifest only; the first run verifies the kernels and weights and decodes the rest;
+- **first run**: load and one run of a fresh model (kernels already compiled in this
+  process), against session creation and one run: what it costs to get a first result;
 - **latency**: hologram's `Model.run` against onnxruntime's `run`, on the same inputs,
   interleaved run by run so that both see the same machine noise; median and the
   interquartile range.
@@ -72,6 +75,27 @@ def measure_load(onnx_path: Path, holo_path: Path, threads: int, repeats: int = 
     return statistics.median(ours), statistics.median(theirs)
 
 
+def measure_first_run(
+    onnx_path: Path, holo_path: Path, threads: int, feeds: dict, repeats: int = 3
+) -> tuple:
+    """Median seconds of load plus one run, for hologram and for onnxruntime."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    hologram.load(holo_path, backend="cpu").run(feeds)  # compiles this shape's kernels
+    ours, theirs = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        hologram.load(holo_path, backend="cpu").run(feeds)
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        session.run(None, feeds)
+        theirs.append(time.perf_counter() - start)
+    return statistics.median(ours), statistics.median(theirs)
+
+
 def measure_latency(name: str, batch: int, runs: int, threads: int, holo_path: Path) -> dict:
     """Interleaved latencies of hologram and onnxruntime for one model and batch."""
     import onnxruntime as ort
@@ -115,7 +139,8 @@ def main() -> int:
     console = Console()
     table = Table(title=f"hologram (cpu) vs onnxruntime, {threads} threads, medians")
     for column in ("model", "batch", "load ms", "ort session ms", "load ratio",
-                   "hologram ms (IQR)", "ort ms (IQR)", "latency ratio", "rel L2"):  # fmt: skip
+                   "first run ms (ort)", "hologram ms (IQR)", "ort ms (IQR)", "latency ratio",
+                   "rel L2"):  # fmt: skip
         table.add_column(column, justify="right" if column != "model" else "left")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
@@ -128,9 +153,12 @@ def main() -> int:
             load, session = measure_load(onnx_path, holo_path, threads)
             for batch in args.batches:
                 row = measure_latency(name, batch, args.runs, threads, holo_path)
+                feeds = feeds_for(hologram.load(holo_path), batch, np.random.default_rng(batch))
+                first, ort_first = measure_first_run(onnx_path, holo_path, threads, feeds)
                 table.add_row(
                     name, str(batch), f"{load * 1e3:.2f}", f"{session * 1e3:.2f}",
                     _mark(load / session, LOAD_TARGET),
+                    f"{first * 1e3:.1f} ({ort_first * 1e3:.1f})",
                     f"{row['ours'] * 1e3:.3f} ({row['ours_iqr'] * 1e3:.3f})",
                     f"{row['theirs'] * 1e3:.3f} ({row['theirs_iqr'] * 1e3:.3f})",
                     _mark(row["ratio"], LATENCY_TARGET), f"{row['error']:.1e}",

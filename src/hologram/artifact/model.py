@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from hologram.artifact.model_json import (
     field,
     graph_from_json,
     graph_to_json,
+    value_infos,
 )
 from hologram.artifact.model_plan import plan_from_json, plan_to_json
 from hologram.artifact.weights import WeightsBuilder, read_weights
@@ -163,10 +165,16 @@ def read_model(source: str | os.PathLike[str] | bytes | bytearray | memoryview) 
         return load_model(container)
 
 
-def load_model(container: Container) -> CompiledModel:
-    """The compiled model held by an open container (see `read_model`)."""
+def load_model(container: Container, manifest: dict[str, Any] | None = None) -> CompiledModel:
+    """The compiled model held by an open container (see `read_model`); `manifest` is its
+    manifest when already read (`read_manifest`)."""
+    return _decoding(container, lambda: _load(container, manifest))
+
+
+def _decoding(container: Container, decode: Callable[[], Any]) -> Any:
+    """`decode()`, with whatever a hostile manifest makes it raise as an ArtifactError."""
     try:
-        return _load(container)
+        return decode()
     except HologramError:
         raise
     except RecursionError:
@@ -178,6 +186,64 @@ def load_model(container: Container) -> CompiledModel:
             f"{container.source}: section {MANIFEST_SECTION!r}: malformed: "
             f"{type(exc).__name__}: {exc}"
         ) from None
+
+
+class ModelFile:
+    """A `.holo` model opened for running, decoded in two steps so that opening is quick.
+
+    Opening (the constructor, `open_model`) maps the file and checks its header, its section
+    table and the manifest (its checksum, JSON, schema and version), and decodes the graph's
+    inputs and outputs: enough to describe the model and validate feeds. `load()` does the
+    rest on first call, before any of the model's data is used: it verifies the checksums of
+    the kernel and weights sections, and decodes and checks the graph, the programs and the
+    plans, raising `ArtifactError` (naming the section) for anything wrong, as `read_model`
+    does at once. `hologram.load` returns a model whose first run calls it.
+    """
+
+    def __init__(self, container: Container) -> None:
+        self.source = container.source
+        self._container: Container | None = container
+        self._compiled: CompiledModel | None = None
+        self.manifest = _decoding(container, lambda: read_manifest(container))
+        where = f"{container.source}: {MANIFEST_SECTION}.graph"
+
+        def describe() -> tuple[list[ValueInfo], list[ValueInfo]]:
+            graph = field(self.manifest, "graph", dict, f"{container.source}: {MANIFEST_SECTION}")
+            inputs = value_infos(field(graph, "inputs", list, where), f"{where}.inputs")
+            return inputs, value_infos(field(graph, "outputs", list, where), f"{where}.outputs")
+
+        self.inputs, self.outputs = _decoding(container, describe)
+
+    def load(self) -> CompiledModel:
+        """The whole model, verified and decoded on the first call (see the class)."""
+        if self._compiled is None:
+            container = self._container
+            if container is None:
+                raise ArtifactError(f"{self.source}: the file was closed")
+            # A failure leaves the file open, so that every later call raises it again.
+            self._compiled = load_model(container, self.manifest)
+            container.close()
+            self._container = None
+        return self._compiled
+
+    def close(self) -> None:
+        """Release the file (arrays already decoded keep the mapping alive)."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+def open_model(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> ModelFile:
+    """A `.holo` model file (or its bytes) opened for running: see `ModelFile`."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        container = Container(source)
+    else:
+        container = Container.open(source)
+    try:
+        return ModelFile(container)
+    except BaseException:
+        container.close()
+        raise
 
 
 def read_manifest(container: Container) -> dict[str, Any]:
@@ -215,9 +281,10 @@ def _hologram_version() -> str:
     return __version__
 
 
-def _load(container: Container) -> CompiledModel:
+def _load(container: Container, manifest: dict[str, Any] | None = None) -> CompiledModel:
     source = container.source
-    manifest = read_manifest(container)
+    if manifest is None:
+        manifest = read_manifest(container)
     # JSON paths start at the section's name: `model.holo: manifest.plans[0].steps[2]: ...`.
     where = f"{source}: {MANIFEST_SECTION}"
     programs = read_kernels(container, field(manifest, "kernels", list, where), where)

@@ -284,15 +284,16 @@ def graph_from_json(doc: Any, weights: WeightTable, where: str) -> Graph:
             _node_from_json(node, weights, f"{where}.nodes[{i}]")
             for i, node in enumerate(field(doc, "nodes", list, where))
         ],
-        _value_infos(field(doc, "inputs", list, where), f"{where}.inputs"),
-        _value_infos(field(doc, "outputs", list, where), f"{where}.outputs"),
+        value_infos(field(doc, "inputs", list, where), f"{where}.inputs"),
+        value_infos(field(doc, "outputs", list, where), f"{where}.outputs"),
         initializers,
         elems,
         value_types,
     )
 
 
-def _value_infos(docs: list[Any], where: str) -> list[ValueInfo]:
+def value_infos(docs: list[Any], where: str) -> list[ValueInfo]:
+    """Read a graph's `inputs` or `outputs` list."""
     return [
         ValueInfo(
             field(doc, "name", str, f"{where}[{i}]"),

@@ -67,6 +67,9 @@ _instances: dict[str, Backend] = {}
 
 def get_backend(name: str = "auto") -> Backend:
     """The shared instance of backend `name` (created on first use)."""
+    instance = _instances.get(name)
+    if instance is not None:
+        return instance  # resolved and found available when it was created
     resolved = resolve_name(name)
     if resolved not in _instances:
         _instances[resolved] = backend_class(resolved)()

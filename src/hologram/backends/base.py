@@ -145,6 +145,27 @@ class Backend(ABC):
         checked = self.check_args(program, args)
         return functools.partial(self._launch, kernel, program, config, checked)
 
+    def bind_slotted_launch(
+        self, program: Program, config: LaunchConfig, args: Sequence[Any], slots: Sequence[int]
+    ) -> Callable[..., None]:
+        """`bind_launch` with some arguments left open: the call takes the values of the
+        parameters at positions `slots`, in order (what `args` holds there is ignored). For
+        plans whose launches read this run's inputs or write its outputs. Backends override
+        it to check and convert the fixed arguments once; this one checks every call."""
+        slots = tuple(slots)
+        if not slots:
+            return self.bind_launch(program, config, args)
+        kernel = self.compile(program)
+        fixed = list(args)
+
+        def launch(*values: Any) -> None:
+            call = list(fixed)
+            for position, value in zip(slots, values, strict=True):
+                call[position] = value
+            self._launch(kernel, program, config, self.check_args(program, call))
+
+        return launch
+
     def synchronize(self) -> None:
         """Wait until all launched work has finished (host backends run synchronously)."""
 

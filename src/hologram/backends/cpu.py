@@ -13,6 +13,9 @@ fastest time per lane seen says it would take at least `min_parallel_seconds` on
 Only then is the parallel entry compiled (once, and cached on disk). A parallel launch slower
 than the one-thread estimate (other processes own the cores) sends the kernel back to one
 thread for a number of launches that doubles each time.
+A launch whose arguments are checked (every `launch`, and `bind_launch` once) calls the
+compiled function's native entry point directly, skipping Numba's type dispatch; a bound launch
+whose kernel is known to stay on one thread skips the timing too.
 Atomics: the one-thread entry updates memory with plain read-modify-writes (atomic when one
 thread runs every block; old values come back in lane order, as in the reference); the
 parallel entry of a program with atomics runs a variant whose atomics are compare-and-swap
@@ -42,7 +45,7 @@ from hologram.codegen.numba_exprs import NARROW_FLOATS, memory_dtype, register_d
 from hologram.codegen.numba_source import PARALLEL_ENTRY, NumbaSource, render_numba
 from hologram.config import settings
 from hologram.errors import CompileError, LaunchError
-from hologram.isa.program import LaunchConfig, ParamKind, Program
+from hologram.isa.program import LaunchConfig, Param, ParamKind, Program
 
 MIN_PARALLEL_SECONDS = 50e-6
 """Launches estimated to take less than this on one thread stay on one thread."""
@@ -87,20 +90,27 @@ class _Timing:
 
 @dataclass(frozen=True)
 class NativeKernel:
-    """A compiled program: its Numba entry points and where its source lives."""
+    """A compiled program: its Numba entry points and where its source lives.
+
+    `entry` is the one-thread function's compiled entry point for `kernel_signature`: it
+    converts its arguments without checking their types, so only checked arguments (the
+    signature's dtypes, 1-D, C-contiguous and aligned arrays) may reach it.
+    """
 
     function: Any
     parallel: Any  # the prange entry, compiled on first use
     source: NumbaSource
     path: Path
+    entry: Any = None
     timing: _Timing = field(default_factory=_Timing)
 
 
 @dataclass(frozen=True)
 class IntrinsicKernel:
-    """An intrinsic-only program, executed through NumPy."""
+    """An intrinsic-only program, executed through NumPy (`run` takes the launch's args)."""
 
     program: Program
+    run: Callable[[list], None]
 
 
 class CpuBackend(HostBackend):
@@ -114,10 +124,33 @@ class CpuBackend(HostBackend):
 
         # Numba starts NUMBA_NUM_THREADS workers and cannot use more.
         wanted = settings().threads or numba.config.NUMBA_NUM_THREADS
+        self._policy = 0
         self.threads = min(wanted, numba.config.NUMBA_NUM_THREADS)
         self.min_parallel_seconds = MIN_PARALLEL_SECONDS
         self.stats = CpuStats()
         self._intrinsic_finished = float("-inf")
+
+    # The thread count and the parallel threshold decide which launches may go parallel; a
+    # bound launch found to stay on one thread remembers the `_policy` it was found under.
+    @property
+    def threads(self) -> int:
+        """Threads of a parallel launch (at most Numba's pool)."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        self._threads = value
+        self._policy += 1
+
+    @property
+    def min_parallel_seconds(self) -> float:
+        """Launches estimated to take less than this on one thread stay on one thread."""
+        return self._min_parallel_seconds
+
+    @min_parallel_seconds.setter
+    def min_parallel_seconds(self, value: float) -> None:
+        self._min_parallel_seconds = value
+        self._policy += 1
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -133,13 +166,18 @@ class CpuBackend(HostBackend):
     # ------------------------------------------------------------ compile
     def _compile(self, program: Program) -> NativeKernel | IntrinsicKernel:
         if program.is_intrinsic:
-            return IntrinsicKernel(program)
+            from hologram.backends._cpu_intrinsics import prepare_intrinsics
+
+            return IntrinsicKernel(program, prepare_intrinsics(program))
         source = render_numba(program, runtime_tag())
         path = _write_source(program.digest, source.text)
         module = _import_source(program.digest, path)
         function = getattr(module, source.entry)
-        self._compile_native(program, function, path, kernel_signature(program))
-        return NativeKernel(function, getattr(module, PARALLEL_ENTRY), source, path)
+        signature = kernel_signature(program)
+        self._compile_native(program, function, path, signature)
+        overload = function.overloads.get(signature)
+        entry = getattr(overload, "entry_point", None)
+        return NativeKernel(function, getattr(module, PARALLEL_ENTRY), source, path, entry)
 
     def _compile_native(
         self, program: Program, function: Any, path: Path, signature: tuple
@@ -164,33 +202,141 @@ class CpuBackend(HostBackend):
     # ------------------------------------------------------------ launch
     def _launch(self, kernel: Any, program: Program, config: LaunchConfig, args: list) -> None:
         if isinstance(kernel, IntrinsicKernel):
-            from hologram.backends._cpu_intrinsics import run_intrinsics
-
             try:
-                run_intrinsics(program, args)
+                kernel.run(args)
             finally:
                 self._intrinsic_finished = perf_counter()
             return
-        call = (*config.grid, *config.block, *bind_args(program, args))
-        self._run_checked(kernel, program, config, call)
+        bound = bind_args(program, args)
+        entry = kernel.entry if all(_aligned(arg) for arg in bound) else None
+        self._run_checked(kernel, program, config, (*config.grid, *config.block, *bound), entry)
 
     def bind_launch(
         self, program: Program, config: LaunchConfig, args: Sequence[Any]
     ) -> Callable[[], None]:
         """A launch with fixed arguments, checked and bound to the kernel's representation once
         (a plan's launches on its arena and constants)."""
+        return self.bind_slotted_launch(program, config, args, ())
+
+    def bind_slotted_launch(
+        self, program: Program, config: LaunchConfig, args: Sequence[Any], slots: Sequence[int]
+    ) -> Callable[..., None]:
+        """See `Backend.bind_slotted_launch`: the fixed arguments are checked and converted
+        once; each call checks only the values it is given (a value this fast path cannot
+        take, such as an unaligned view, goes through `launch`)."""
         kernel = self.compile(program)
-        checked = self.check_args(program, args)
+        slots, fixed, params = tuple(slots), list(args), program.params
+        if len(fixed) != len(params):
+            self.check_args(program, fixed)  # raises, naming the parameters
+        if any(not 0 <= s < len(params) for s in slots) or len(set(slots)) != len(slots):
+            raise LaunchError(f"program {program.name!r}: open positions {slots} are invalid")
+        stand_ins = list(fixed)
+        for position in slots:
+            stand_ins[position] = _placeholder(params[position])
+        checked: list[Any] = self.check_args(program, stand_ins)
+        for position in slots:
+            checked[position] = None
         if isinstance(kernel, IntrinsicKernel):
-            return functools.partial(self._launch, kernel, program, config, checked)
-        call = (*config.grid, *config.block, *bind_args(program, checked))
-        return functools.partial(self._run_checked, kernel, program, config, call)
+            return self._bind_intrinsic(kernel, program, config, checked, slots)
+        bound = [
+            None if position in slots else _bind_arg(param, arg)
+            for position, (param, arg) in enumerate(zip(params, checked, strict=True))
+        ]
+        # The entry point takes only checked arguments: unaligned fixed views go through
+        # Numba's dispatch, which compiles a variant for them.
+        entry = kernel.entry if all(_aligned(arg) for arg in bound) else None
+        call = [*config.grid, *config.block, *bound]
+        positions = tuple(len(call) - len(bound) + s for s in slots)
+        converters = tuple(_slot_converter(params[s]) for s in slots)
+        blocks, lanes = config.num_blocks, config.num_blocks * config.lanes_per_block
+        settled = [-1]  # the `_policy` under which this launch was found to stay serial
+
+        def run(args: list) -> None:
+            if settled[0] == self._policy:
+                status = entry(0, blocks, *args)
+                if status:
+                    raise _divergence(program, status)
+                return
+            self._run_checked(kernel, program, config, args, entry)
+            if entry is not None and self._stays_serial(kernel, blocks, lanes):
+                settled[0] = self._policy
+
+        if not slots:
+            return functools.partial(run, call)
+
+        def launch(*values: Any) -> None:
+            if len(values) != len(slots):
+                raise LaunchError(
+                    f"program {program.name!r}: {len(slots)} open arguments, got {len(values)}"
+                )
+            args = call.copy()
+            for position, convert, value in zip(positions, converters, values, strict=True):
+                arg = convert(value)
+                if arg is None:
+                    merged = list(fixed)
+                    for slot, given in zip(slots, values, strict=True):
+                        merged[slot] = given
+                    self.launch(program, config, merged)
+                    return
+                args[position] = arg
+            run(args)
+
+        return launch
+
+    def _bind_intrinsic(
+        self,
+        kernel: IntrinsicKernel,
+        program: Program,
+        config: LaunchConfig,
+        checked: list,
+        slots: tuple[int, ...],
+    ) -> Callable[..., None]:
+        converters = tuple(_slot_converter(program.params[s]) for s in slots)
+        run = kernel.run
+
+        def launch(*values: Any) -> None:
+            if len(values) != len(slots):
+                raise LaunchError(
+                    f"program {program.name!r}: {len(slots)} open arguments, got {len(values)}"
+                )
+            args = checked
+            if values:
+                args = checked.copy()
+                usable = True
+                # Intrinsics take the checked arrays themselves (no narrow-float views).
+                for position, convert, value in zip(slots, converters, values, strict=True):
+                    args[position] = value
+                    usable = usable and convert(value) is not None
+                if not usable:
+                    self._launch(kernel, program, config, self.check_args(program, args))
+                    return
+            try:
+                run(args)
+            finally:
+                self._intrinsic_finished = perf_counter()
+
+        return launch
+
+    def _stays_serial(self, kernel: NativeKernel, blocks: int, lanes: int) -> bool:
+        """Whether every later launch of this size is sure to run on one thread (the fastest
+        time per lane seen only falls, so an estimate under the threshold stays under it)."""
+        if self.threads < 2 or blocks < 2:
+            return True
+        timing = kernel.timing
+        if timing.serial_runs < 2 or timing.seconds_per_lane is None:
+            return False
+        return timing.seconds_per_lane * lanes < self.min_parallel_seconds
 
     def _run_checked(
-        self, kernel: NativeKernel, program: Program, config: LaunchConfig, call: tuple
-    ) -> None:
+        self,
+        kernel: NativeKernel,
+        program: Program,
+        config: LaunchConfig,
+        call: Sequence[Any],
+        entry: Any = None,
+    ) -> int:
         try:
-            status = self._run(kernel, program, config, call)
+            status = self._run(kernel, program, config, call, entry)
         except _numba_error() as exc:
             # Arguments of other array flags (unaligned views, say) compile a new variant here.
             raise CompileError(
@@ -198,16 +344,19 @@ class CpuBackend(HostBackend):
                 f"for these arguments: {exc}"
             ) from exc
         if status:
-            inst = program.instructions[status - 1]
-            raise LaunchError(
-                f"program {program.name!r}: {inst.op.value} at instruction {status - 1} was not "
-                "reached by every lane of its block that has not exited (divergent control flow)"
-            )
+            raise _divergence(program, status)
+        return status
 
     def _run(
-        self, kernel: NativeKernel, program: Program, config: LaunchConfig, call: tuple
+        self,
+        kernel: NativeKernel,
+        program: Program,
+        config: LaunchConfig,
+        call: Sequence[Any],
+        entry: Any = None,
     ) -> int:
-        """Run every block, on one thread or on the pool, and return the kernel's status."""
+        """Run every block, on one thread or on the pool, and return the kernel's status
+        (one thread through `entry` when given: the arguments are checked)."""
         timing, blocks = kernel.timing, config.num_blocks
         lanes = blocks * config.lanes_per_block
         if self._wants_parallel(kernel, blocks, lanes) and _PARALLEL_LOCK.acquire(False):
@@ -216,7 +365,7 @@ class CpuBackend(HostBackend):
             finally:
                 _PARALLEL_LOCK.release()
         start = perf_counter()
-        status = int(kernel.function(0, blocks, *call))
+        status = int((entry or kernel.function)(0, blocks, *call))
         measured = (perf_counter() - start) / lanes
         known = timing.seconds_per_lane
         timing.seconds_per_lane = measured if known is None else min(known, measured)
@@ -238,7 +387,7 @@ class CpuBackend(HostBackend):
         return timing.seconds_per_lane * lanes >= self.min_parallel_seconds
 
     def _run_parallel(
-        self, kernel: NativeKernel, program: Program, blocks: int, lanes: int, call: tuple
+        self, kernel: NativeKernel, program: Program, blocks: int, lanes: int, call: Sequence
     ) -> int:
         import numba
         from numba import types
@@ -258,6 +407,14 @@ class CpuBackend(HostBackend):
         else:
             timing.backoff = 1
         return status
+
+
+def _divergence(program: Program, status: int) -> LaunchError:
+    inst = program.instructions[status - 1]
+    return LaunchError(
+        f"program {program.name!r}: {inst.op.value} at instruction {status - 1} was not "
+        "reached by every lane of its block that has not exited (divergent control flow)"
+    )
 
 
 @cache
@@ -345,21 +502,59 @@ def kernel_signature(program: Program) -> tuple:
 def bind_args(program: Program, args: list) -> list:
     """Launch arguments in the kernel's representation: narrow floats as uint16 bits or float32
     scalars, pools viewed as arrays of their element type."""
-    bound = []
-    for param, arg in zip(program.params, args, strict=True):
-        narrow = param.dtype in NARROW_FLOATS
-        memory = param.kind is not ParamKind.SCALAR
-        if memory and param.access.can_write and not arg.flags.writeable:
-            raise LaunchError(f"{param.kind.value} parameter {param.name!r} is read-only")
-        if param.kind is ParamKind.SCALAR:
-            bound.append(np.float32(arg) if narrow else arg)
-        elif param.kind is ParamKind.BUFFER:
-            bound.append(arg.view(np.uint16) if narrow else arg)
-        else:
-            element = memory_dtype(param.dtype)
-            usable = arg.nbytes - arg.nbytes % element.itemsize
-            bound.append(arg[:usable].view(element))
-    return bound
+    return [_bind_arg(param, arg) for param, arg in zip(program.params, args, strict=True)]
+
+
+def _bind_arg(param: Param, arg: Any) -> Any:
+    """One checked argument in the kernel's representation (see `bind_args`)."""
+    narrow = param.dtype in NARROW_FLOATS
+    memory = param.kind is not ParamKind.SCALAR
+    if memory and param.access.can_write and not arg.flags.writeable:
+        raise LaunchError(f"{param.kind.value} parameter {param.name!r} is read-only")
+    if param.kind is ParamKind.SCALAR:
+        return np.float32(arg) if narrow else arg
+    if param.kind is ParamKind.BUFFER:
+        return arg.view(np.uint16) if narrow else arg
+    element = memory_dtype(param.dtype)
+    usable = arg.nbytes - arg.nbytes % element.itemsize
+    return arg[:usable].view(element)
+
+
+def _aligned(arg: Any) -> bool:
+    return not isinstance(arg, np.ndarray) or arg.flags.aligned
+
+
+def _placeholder(param: Param) -> Any:
+    """A valid stand-in for an open argument, so that the fixed ones are checked as usual."""
+    if param.kind is ParamKind.SCALAR:
+        return 0
+    dtype = param.dtype.numpy if param.kind is ParamKind.BUFFER else np.uint8
+    return np.zeros(1, dtype)
+
+
+def _slot_converter(param: Param) -> Callable[[Any], Any]:
+    """A check and conversion of one open argument of a bound launch: the kernel's
+    representation of a value the entry point can take, or None for anything else (the
+    launch then goes through the full checks)."""
+    if param.kind is not ParamKind.BUFFER:
+
+        def checked(value: Any) -> Any:
+            return None  # scalars and pools in open slots take the full path
+
+        return checked
+    dtype = param.dtype.numpy
+    writes = param.access.can_write
+    narrow = param.dtype in NARROW_FLOATS
+
+    def convert(value: Any) -> Any:
+        if type(value) is not np.ndarray or value.dtype != dtype or value.ndim != 1:
+            return None
+        flags = value.flags
+        if not (flags.c_contiguous and flags.aligned) or (writes and not flags.writeable):
+            return None
+        return value.view(np.uint16) if narrow else value
+
+    return convert
 
 
 BACKEND = CpuBackend

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from hologram.compiler.planner import Planner, flat_key
 from hologram.errors import FeedError
 from hologram.runtime.executor import Executor
 from hologram.runtime.plan_runner import GuardFailed, PlanRunner
+
+if TYPE_CHECKING:
+    from hologram.artifact.model import ModelFile
 
 MAX_PLANS = 32
 """Plans kept per model (one per input signature); the oldest is dropped beyond that."""
@@ -58,9 +61,13 @@ class Model:
     """A compiled model ready to run on one backend."""
 
     def __init__(
-        self, compiled: CompiledModel, backend: str | Executor = "auto", source: str = ""
+        self,
+        compiled: CompiledModel | ModelFile,
+        backend: str | Executor = "auto",
+        source: str = "",
     ) -> None:
-        self.compiled = compiled
+        """`compiled` is a compiled model, or a model file opened with `open_model`, which is
+        then verified and decoded in full on the first run (or `compiled` access)."""
         self.executor = (
             backend
             if isinstance(backend, Executor)
@@ -69,19 +76,43 @@ class Model:
         self.source = source
         self._plans: dict[Any, Plan] = {}
         self._runners: dict[Any, PlanRunner] = {}
+        self._seen: dict[Any, _Seen] = {}
+        """Feed signatures already validated -> how to run them (see `_run_seen`)."""
+        self._compiled: CompiledModel | None = None
+        self._file: ModelFile | None = None
+        if isinstance(compiled, CompiledModel):
+            self._adopt(compiled)
+        else:
+            self._file = compiled
+            self._graph_inputs, self._graph_outputs = compiled.inputs, compiled.outputs
+
+    def _adopt(self, compiled: CompiledModel) -> None:
+        self._compiled = compiled
+        self._graph_inputs, self._graph_outputs = compiled.graph.inputs, compiled.graph.outputs
         for plan in compiled.plans:
             self._plans[plan.signature()] = plan
+
+    @property
+    def compiled(self) -> CompiledModel:
+        """The compiled model (for a model file: verified and decoded on first access)."""
+        self._load_file()
+        return self._compiled  # type: ignore[return-value]
+
+    def _load_file(self) -> None:
+        if self._file is not None:
+            self._adopt(self._file.load())
+            self._file = None
 
     # ------------------------------------------------------------ description
     @property
     def inputs(self) -> list[TensorInfo]:
         """The inputs: names, dtypes and shapes (symbolic dimensions as their names)."""
-        return [_info(v) for v in self.compiled.graph.inputs]
+        return [_info(v) for v in self._graph_inputs]
 
     @property
     def outputs(self) -> list[TensorInfo]:
         """The outputs: names, dtypes and shapes (symbolic dimensions as their names)."""
-        return [_info(v) for v in self.compiled.graph.outputs]
+        return [_info(v) for v in self._graph_outputs]
 
     @property
     def backend(self) -> str:
@@ -99,8 +130,15 @@ class Model:
         """Run the model; its outputs by name (NumPy arrays, lists for sequences, None for
         empty optionals). `as_buffers=True` returns tensors as Buffers of the model's
         executor, so that they stay in its memory."""
+        quick = _quick_signature(feeds)
+        seen = self._seen.get(quick) if quick is not None else None
+        if seen is not None and not as_buffers:
+            outputs = self._run_seen(seen, feeds)
+            if outputs is not None:
+                return outputs
         flat, input_types = self._validate(feeds)
         key = _signature(flat, input_types)
+        self._load_file()  # a model file is verified and decoded before any of it is used
         plan = self._plans.get(key)
         if plan is not None:
             runner = self._runners.get(key)
@@ -109,15 +147,59 @@ class Model:
             try:
                 natives = runner.run(flat)
             except GuardFailed:
-                self._plans.pop(key, None)
-                self._runners.pop(key, None)
+                self._forget(key)
             else:
+                if quick is not None:
+                    self._remember(quick, key, plan, input_types)
                 return {
                     name: self._collect(binding, lambda t: runner.output_array(natives, t),
                                         as_buffers)
                     for name, binding in plan.outputs.items()
                 }  # fmt: skip
         return self._trace(key, flat, input_types, as_buffers)
+
+    # Feeds whose names, dtypes and shapes match a signature validated before pass validation
+    # again for sure: `_seen` maps that signature (`_quick_signature`) straight to the plan,
+    # skipping the checks, and a feed that differs in any of them takes the full path.
+    def _run_seen(self, seen: _Seen, feeds: dict[str, Any]) -> dict[str, Any] | None:
+        """Run feeds of an already validated signature; None when the plan is gone."""
+        runner = self._runners.get(seen.key)
+        if runner is None or self._plans.get(seen.key) is not seen.plan:
+            return None
+        flat = {}
+        for name, elem in seen.converted:
+            value = feeds[name]
+            stored = value if elem is None else types.to_storage(value, elem)
+            flat[name] = stored.reshape(-1)
+        try:
+            natives = runner.run(flat)
+        except GuardFailed:
+            self._forget(seen.key)
+            return None
+        return {name: runner.output_array(natives, tensor) for name, tensor in seen.outputs}
+
+    def _remember(self, quick: Any, key: Any, plan: Plan, input_types: dict[str, Any]) -> None:
+        outputs = []
+        for name, binding in plan.outputs.items():
+            if "tensor" not in binding:
+                return  # sequences and optionals take the general path
+            outputs.append((name, binding["tensor"]))
+        converted = []
+        for name, spec in input_types.items():
+            if spec is None or spec[0] == "sequence":
+                return
+            elem = spec[0]
+            stored = types.storage_dtype(elem).numpy
+            plain = not types.is_byte_coded(elem) and stored == types.numpy_dtype(elem)
+            converted.append((name, None if plain else elem))
+        if len(self._seen) >= MAX_PLANS * 4:
+            self._seen.clear()
+        self._seen[quick] = _Seen(key, plan, tuple(converted), tuple(outputs))
+
+    def _forget(self, key: Any) -> None:
+        self._plans.pop(key, None)
+        self._runners.pop(key, None)
+        self._seen = {quick: seen for quick, seen in self._seen.items() if seen.key != key}
 
     def _trace(
         self, key: Any, flat: dict[str, np.ndarray], input_types: dict[str, Any], as_buffers: bool
@@ -126,9 +208,7 @@ class Model:
         plan = planner.plan_graph(self.compiled.graph, input_types, flat)
         plan_arena(plan)
         if len(self._plans) >= MAX_PLANS:
-            oldest = next(iter(self._plans))
-            self._plans.pop(oldest)
-            self._runners.pop(oldest, None)
+            self._forget(next(iter(self._plans)))
         self._plans[key] = plan
 
         def read(tensor: int) -> np.ndarray:
@@ -159,15 +239,14 @@ class Model:
             raise FeedError(
                 f"feeds must be a dict of input name -> array, got {type(feeds).__name__}"
             )
-        graph = self.compiled.graph
-        names = [v.name for v in graph.inputs]
+        names = [v.name for v in self._graph_inputs]
         extra = sorted(set(feeds) - set(names))
         if extra:
             raise FeedError(f"unknown input(s) {extra}; the model's inputs are {names}")
         flat: dict[str, np.ndarray] = {}
         input_types: dict[str, Any] = {}
         symbols: dict[str, tuple[int, str]] = {}
-        for info in graph.inputs:
+        for info in self._graph_inputs:
             kind = info.type.kind
             if info.name not in feeds:
                 if kind == "optional":
@@ -228,6 +307,30 @@ class Model:
         return array
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """How to run feeds of a signature validated before: the plan's key and the plan, each
+    input's name and element type where its storage differs from the array (None where the
+    array is stored as it is), and each output's name and tensor."""
+
+    key: Any
+    plan: Plan
+    converted: tuple[tuple[str, int | None], ...]
+    outputs: tuple[tuple[str, int], ...]
+
+
+def _quick_signature(feeds: Any) -> tuple | None:
+    """(name, dtype, shape) of each feed, in order, when every feed is a NumPy array."""
+    if type(feeds) is not dict:
+        return None
+    signature = []
+    for name, value in feeds.items():
+        if type(value) is not np.ndarray:
+            return None
+        signature.append((name, value.dtype, value.shape))
+    return tuple(signature)
+
+
 def _signature(flat: dict[str, np.ndarray], input_types: dict[str, Any]) -> Any:
     entries = []
     for name, spec in input_types.items():
@@ -242,9 +345,15 @@ def _signature(flat: dict[str, np.ndarray], input_types: dict[str, Any]) -> Any:
 
 
 def load(path: str | os.PathLike[str] | bytes, backend: str | Executor = "auto") -> Model:
-    """Map a `.holo` model file (or its bytes) and bind it to `backend`."""
-    from hologram.artifact.model import read_model
+    """Map a `.holo` model file (or its bytes) and bind it to `backend`.
 
-    compiled = read_model(path)
+    Loading checks the file's header, section table and manifest and reads the inputs and
+    outputs; the first run verifies the checksums of the kernels and weights and decodes the
+    rest before it uses any of it (a corrupt section raises `ArtifactError` naming it then).
+    `hologram.artifact.read_model` verifies and decodes everything at once.
+    """
+    from hologram.artifact.model import open_model
+
+    opened = open_model(path)
     source = "<bytes>" if isinstance(path, (bytes, bytearray)) else os.fspath(path)
-    return Model(compiled, backend, source)
+    return Model(opened, backend, source)

@@ -2,13 +2,16 @@
 
 `PlanRunner` binds a `Plan` to an executor: constants become buffers once (zero-copy views of
 the mapped artifact on host backends), the temporaries get one arena allocation with a
-native view per tensor at its planned offset, and every launch's argument list is prepared
-with slots for the inputs and outputs that change from run to run. A run then fills those
-slots and calls the backend's launch for each step: no allocation, no graph work.
+native view per tensor at its planned offset, and every launch is bound once
+(`Backend.bind_slotted_launch`), leaving open only the arguments that are this run's inputs
+or outputs. A run then allocates the outputs and calls each bound launch with this run's
+arrays: no allocation beyond the outputs, no argument checking beyond theirs, no graph work.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +40,11 @@ class PlanRunner:
         self._natives: dict[int, Any] = {}
         outputs = {self._source(t) for t in plan.output_ids()}
         self._outputs = sorted(t for t in outputs if plan.tensors[t].kind == TEMP)
+        self._output_specs = [
+            (t, max(plan.tensors[t].size, 1), plan.tensors[t].dtype) for t in self._outputs
+        ]
+        self._inputs = list(plan.inputs.items())
+        self._readers: dict[int, tuple[int, int, int, tuple[int, ...], bool]] = {}
         self.output_buffers: dict[int, Buffer] = {}
         """On device backends, the buffers of the last run's outputs."""
         arena = None
@@ -60,66 +68,73 @@ class PlanRunner:
                     self._natives[tensor] = self.backend.view(
                         handle, arena.byte_offset + offset, spec.size, spec.dtype
                     )
-        # Launches whose arguments are all constants and arena tensors are bound once; those
-        # that read an input or write an output take this run's arrays.
-        self._steps: list[tuple[Any, ...]] = []
+        # Every step is bound once; the tensors it takes per run (inputs and outputs, which
+        # change from run to run) are listed beside it.
+        self._steps: list[tuple[Callable[..., None], tuple[int, ...]]] = []
         for step in plan.steps:
             if isinstance(step, LaunchStep):
-                program = plan.programs[step.program]
-                config = LaunchConfig(step.grid, step.block)
-                if all(not t or self._source(v) in self._natives for t, v in step.args):
-                    natives = [self._natives[self._source(v)] if t else v for t, v in step.args]
-                    self._steps.append((self.backend.bind_launch(program, config, natives),))
-                else:
-                    self.backend.compile(program)
-                    self._steps.append((program, config, step.args))
+                self._steps.append(self._bind(step))
             else:
-                self._steps.append((None, step, None))
+                source = self._source(step.tensor)
+                if source in self._natives:
+                    check = functools.partial(self._check, step, self._natives[source])
+                    self._steps.append((check, ()))
+                else:
+                    self._steps.append((functools.partial(self._check, step), (source,)))
+
+    def _bind(self, step: LaunchStep) -> tuple[Callable[..., None], tuple[int, ...]]:
+        program = self.plan.programs[step.program]
+        config = LaunchConfig(step.grid, step.block)
+        args: list[Any] = []
+        slots: list[int] = []
+        tensors: list[int] = []
+        for position, (is_tensor, value) in enumerate(step.args):
+            if not is_tensor:
+                args.append(value)
+                continue
+            source = self._source(value)
+            if source in self._natives:
+                args.append(self._natives[source])
+            else:
+                args.append(None)
+                slots.append(position)
+                tensors.append(source)
+        launch = self.backend.bind_slotted_launch(program, config, args, slots)
+        return launch, tuple(tensors)
 
     def _source(self, tensor: int) -> int:
         spec = self.plan.tensors[tensor]
         return spec.source if spec.kind == ALIAS and spec.source is not None else tensor
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[int, Any]:
-        """Run every step with `feeds` (name -> stored array); the outputs' natives by id."""
-        natives = dict(self._natives)
-        plan = self.plan
-        host = self.backend.is_host
-        fed: list[Buffer] = []
-        for name, tensor in plan.inputs.items():
-            if host:
+        """Run every step with `feeds` (name -> stored array); this run's natives (inputs
+        and outputs) by tensor id, for `output_array`."""
+        natives: dict[int, Any] = {}
+        if self.backend.is_host:
+            for name, tensor in self._inputs:
                 natives[tensor] = feeds[name]
-            else:
+            for tensor, size, dtype in self._output_specs:
+                natives[tensor] = np.empty(size, dtype.numpy)
+        else:
+            fed: list[Buffer] = []  # kept alive until the launches are done
+            for name, tensor in self._inputs:
                 buffer = self.executor.from_numpy(feeds[name])
                 fed.append(buffer)
                 natives[tensor] = buffer.native()
-        self.output_buffers = {}
-        for tensor in self._outputs:
-            spec = plan.tensors[tensor]
-            if host:
-                natives[tensor] = np.empty(spec.size, spec.dtype.numpy)
-            else:
-                buffer = self.executor.allocate((max(spec.size, 1),), spec.dtype)
+            self.output_buffers = {}
+            for tensor, size, dtype in self._output_specs:
+                buffer = self.executor.allocate((size,), dtype)
                 self.output_buffers[tensor] = buffer
                 natives[tensor] = buffer.native()
-        for tensor, spec in plan.tensors.items():
-            if spec.kind == ALIAS and spec.source is not None:
-                natives[tensor] = natives[spec.source]
-        launch = self.backend.launch
-        for step in self._steps:
-            if len(step) == 1:
-                step[0]()
-                continue
-            program, config, args = step
-            if program is None:
-                self._check(config, natives)
-                continue
-            launch(program, config, [natives[v] if t else v for t, v in args])
+        for launch, tensors in self._steps:
+            if tensors:
+                launch(*[natives[t] for t in tensors])
+            else:
+                launch()
         return natives
 
-    def _check(self, guard: GuardStep, natives: dict[int, Any]) -> None:
+    def _check(self, guard: GuardStep, native: Any) -> None:
         spec = self.plan.tensors[guard.tensor]
-        native = natives[guard.tensor]
         if self.backend.is_host:
             current = np.asarray(native).reshape(-1)[: spec.size]
         else:
@@ -130,16 +145,23 @@ class PlanRunner:
     def output_array(self, natives: dict[int, Any], tensor: int) -> np.ndarray:
         """The user-facing array of output `tensor` after `run` (a copy for device memory,
         and for outputs that are inputs or constants, whose memory is not the run's own)."""
-        spec = self.plan.tensors[tensor]
-        source = self._source(tensor)
+        reader = self._readers.get(tensor)
+        if reader is None:
+            spec = self.plan.tensors[tensor]
+            source = self._source(tensor)
+            owned = self.plan.tensors[source].kind == TEMP
+            reader = self._readers[tensor] = (source, spec.size, spec.elem, spec.shape, owned)
+        source, size, elem, shape, owned = reader
+        native = natives[source] if source in natives else self._natives[source]
         if self.backend.is_host:
-            flat = np.asarray(natives[tensor]).reshape(-1)[: spec.size]
-            if self.plan.tensors[source].kind != TEMP:
+            flat = np.asarray(native).reshape(-1)[:size]
+            if not owned:
                 flat = flat.copy()
         elif source in self.output_buffers:
-            flat = self.output_buffers[source].to_numpy().reshape(-1)[: spec.size]
+            flat = self.output_buffers[source].to_numpy().reshape(-1)[:size]
         else:
+            spec = self.plan.tensors[tensor]
             source_spec = self.plan.tensors[source]
-            raw = self.backend.copy_out(natives[source], source_spec.nbytes)
-            flat = raw.view(spec.dtype.numpy)[: spec.size]
-        return types.from_storage(flat, spec.elem).reshape(spec.shape)
+            raw = self.backend.copy_out(native, source_spec.nbytes)
+            flat = raw.view(spec.dtype.numpy)[:size]
+        return types.from_storage(flat, elem).reshape(shape)
