@@ -54,6 +54,8 @@ MAX_BACKOFF = 1024
 _PARALLEL_LOCK = threading.Lock()
 """Numba's default thread pool runs one parallel region at a time in a process; a launch that
 finds it busy runs on its own thread instead."""
+_COMPILE_LOCK = threading.RLock()
+"""Held while a kernel module is written, imported and compiled."""
 BLAS_QUIET_SECONDS = 0.2
 """After an intrinsic (BLAS) launch, kernels run on one thread for this long: BLAS worker
 threads keep spinning after a call, and a parallel kernel competing with them for the cores
@@ -170,11 +172,14 @@ class CpuBackend(HostBackend):
 
             return IntrinsicKernel(program, prepare_intrinsics(program))
         source = render_numba(program, runtime_tag())
-        path = _write_source(program.digest, source.text)
-        module = _import_source(program.digest, path)
-        function = getattr(module, source.entry)
-        signature = kernel_signature(program)
-        self._compile_native(program, function, path, signature)
+        # One compile at a time: a module is in sys.modules before its body has run, so a
+        # second thread importing the same program would otherwise see it half made.
+        with _COMPILE_LOCK:
+            path = _write_source(program.digest, source.text)
+            module = _import_source(program.digest, path)
+            function = getattr(module, source.entry)
+            signature = kernel_signature(program)
+            self._compile_native(program, function, path, signature)
         overload = function.overloads.get(signature)
         entry = getattr(overload, "entry_point", None)
         return NativeKernel(function, getattr(module, PARALLEL_ENTRY), source, path, entry)
