@@ -17,7 +17,16 @@ from hologram import kernels
 from hologram.errors import KernelError
 from hologram.isa import DType, Op
 from hologram.isa.program import Arg
-from hologram.kernels._elementwise import FULL, SCALAR, STRIDED, layout_table, pitch_magic
+from hologram.kernels._elementwise import (
+    FULL,
+    LINE,
+    ROW,
+    SCALAR,
+    STRIDED,
+    grid_shape,
+    grid_table,
+    pitch_magic,
+)
 from hologram.kernels._fuse import fuse_elementwise
 
 TOLERANCE = {"f16": 2e-3, "bf16": 1.6e-2, "f32": 2e-5, "f64": 1e-12}
@@ -151,12 +160,16 @@ def _wrap(value: int, dtype: DType) -> int:
 def test_strided_and_scalar_reads(executor, rng):
     # out (3, 4, 5) = a (3, 1, 5) + b (1, 4, 1): both STRIDED over dims (3, 4, 5), with element
     # strides (5, 0, 1) and (0, 1, 0).
+    # A 2-D launch: x along the last dimension (n = 5), y over the 12 rows.
     a, b = draw(rng, (3, 1, 5), "f32"), draw(rng, (1, 4, 1), "f32")
-    layout = layout_table((3, 4, 5), [(5, 0, 1), (0, 1, 0)])
+    layout = grid_table((3, 4, 5), [(5, 0, 1), (0, 1, 0)])
+    grid, block = grid_shape((3, 4, 5))
     out = np.empty(60, np.float32)
-    args = (a.reshape(-1), b.reshape(-1), out, 60, layout, DType.F32, STRIDED, STRIDED, 3)
-    launch("vector/vector_add", 60, *args, executor=executor)
-    check(out.reshape(3, 4, 5), a.astype(np.float64) + b.astype(np.float64), "f32")
+    for a_read, b_read in [(STRIDED, STRIDED), (LINE, ROW)]:
+        out[:] = np.nan
+        args = (a.reshape(-1), b.reshape(-1), out, 5, layout, DType.F32, a_read, b_read, 3)
+        kernels.load("vector/vector_add")[grid, block](*args, executor=executor)
+        check(out.reshape(3, 4, 5), a.astype(np.float64) + b.astype(np.float64), "f32")
     scalar = np.array([2.5], np.float64)
     x = draw(rng, (7,), "f64")
     out64 = np.empty(7, np.float64)

@@ -16,20 +16,33 @@ SHAPES = mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max
 
 
 def _gather(shape, layout, k):
-    """Read input k at every output index as a kernel does, STRIDED ones through the table."""
+    """Read input k at every output index as a kernel does: indexed ones through the table of
+    the 2-D launch (x along the last collapsed dimension, y over the rows)."""
     index = np.arange(layout.size, dtype=np.uint64)
     if layout.access[k] is Access.FULL:
         return index
     if layout.access[k] is Access.SCALAR:
         return np.zeros_like(index)
     table, rank = layout.table.astype(np.uint64), layout.rank
-    base = MAGIC * rank + rank * k
+    n = np.uint64(layout.row_length)
+    row, col = index // n, index % n
+    assert table[0] == layout.size // layout.row_length
+    base = 1 + MAGIC * (rank - 1) + rank * k
     coefficients = table[base : base + rank]
-    offset = index * coefficients[-1]
-    for d in range(rank - 1):
-        low, high, shift = table[MAGIC * d : MAGIC * (d + 1)]
-        quotient = (((index * low) >> np.uint64(32)) + index * high) >> shift
+    offset = np.zeros_like(index)
+    if rank > 1:
+        offset += row * coefficients[rank - 2]
+    for d in range(rank - 2):
+        low, high, shift = table[1 + MAGIC * d : 1 + MAGIC * (d + 1)]
+        quotient = (((row * low) >> np.uint64(32)) + row * high) >> shift
         offset += quotient * coefficients[d]
+    if layout.access[k] is Access.LINE:
+        assert coefficients[-1] == 1
+        offset += col
+    elif layout.access[k] is Access.ROW:
+        assert coefficients[-1] == 0
+    else:
+        offset += col * coefficients[-1]
     return offset % 2**32  # the kernels' u32 arithmetic
 
 

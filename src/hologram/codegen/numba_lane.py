@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hologram.codegen.numba_exprs import Lines, Operands, literal, memory_lines, value_expr
+from hologram.codegen.numba_hoist import plan_hoisting, render_hoisted
 from hologram.isa.dtypes import DType
 from hologram.isa.opcodes import Op
 from hologram.isa.program import Arg, Imm, Instruction, Pred, Program, Reg
@@ -154,19 +155,43 @@ def _lane_limit(program: Program, value: object, before: int, writes: dict) -> i
         value = inst.srcs[0]
 
 
-def render_lane_body(
+def render_lane_loops(
     program: Program, out: Lines, taken_if: int | None = None, atomic: bool = False
+) -> None:
+    """The lane loops of one block (z, y, x) at `out.indent`, with lane-invariant code hoisted
+    out of them (`numba_hoist`); arguments as for `render_lane_body`."""
+    hoisting = plan_hoisting(program)
+    render_hoisted(program, hoisting, 0, out)
+    out.add("for lz in range(bdz):", "    for ly in range(bdy):")
+    out.indent += 2
+    render_hoisted(program, hoisting, 1, out)
+    out.add("for lx in range(bdx):")
+    out.indent += 1
+    render_lane_body(program, out, taken_if, atomic, set(hoisting.levels))
+    out.indent -= 3
+
+
+def render_lane_body(
+    program: Program,
+    out: Lines,
+    taken_if: int | None = None,
+    atomic: bool = False,
+    hoisted: set[int] | frozenset[int] = frozenset(),
 ) -> None:
     """Append one lane's code (zeroed registers, then the instructions) at `out.indent`.
 
     `taken_if`: the index of an IF to render as always taken (see `block_guard`).
     `atomic`: render ATOM as a hardware compare-and-swap loop (blocks run on several threads).
+    `hoisted`: instructions already run ahead of the lane loop (their registers are kept).
     """
     ops = Operands(program)
+    kept = {program.instructions[index].dst for index in hoisted}
     for index, dtype in enumerate(program.registers):
-        out.add(f"r{index} = {literal(0, dtype)}")
+        if Reg(index) not in kept:
+            out.add(f"r{index} = {literal(0, dtype)}")
     for index in range(program.predicates):
-        out.add(f"p{index} = False")
+        if Pred(index) not in kept:
+            out.add(f"p{index} = False")
     exits_from_loop = exits_from_a_loop(program.instructions)
     has_exit = any(inst.op is Op.EXIT for inst in program.instructions)
     if exits_from_loop:
@@ -174,7 +199,7 @@ def render_lane_body(
     if has_exit:
         out.add("while True:")
         out.indent += 1
-    LaneWalker(program, ops, out, exits_from_loop, taken_if, atomic).run()
+    LaneWalker(program, ops, out, exits_from_loop, taken_if, atomic, hoisted).run()
     if has_exit:
         out.add("break")
         out.indent -= 1
@@ -207,8 +232,10 @@ class LaneWalker:
         exits_from_loop: bool,
         taken_if: int | None = None,
         atomic: bool = False,
+        hoisted: set[int] | frozenset[int] = frozenset(),
     ):
         self.program = program
+        self.hoisted = hoisted
         self.taken_if = taken_if
         self.ops = ops
         self.out = out
@@ -248,6 +275,8 @@ class LaneWalker:
 
     def step(self, index: int, inst) -> None:
         op, out = inst.op, self.out
+        if index in self.hoisted:
+            return
         if op is Op.IF:
             cond = "True" if index == self.taken_if else self.ops.value(inst.srcs[0])
             self.begin_block(f"if {cond}:", Op.IF)

@@ -30,7 +30,7 @@ from hologram.codegen.numba_exprs import (
     Lines,
     param_name,
 )
-from hologram.codegen.numba_lane import block_guard, render_lane_body
+from hologram.codegen.numba_lane import block_guard, render_lane_loops
 from hologram.codegen.numba_lockstep import BLOCK_ARGS, render_block_function
 from hologram.codegen.numba_regions import (
     RegionPlan,
@@ -42,7 +42,7 @@ from hologram.codegen.numba_regions import (
 from hologram.isa.opcodes import Op
 from hologram.isa.program import Program
 
-RENDERER_VERSION = 4
+RENDERER_VERSION = 5
 """Bump when the generated code or the way the backend imports it changes: it is written into
 every module's header, so the source files change and Numba's cache, keyed on them, starts over."""
 
@@ -129,15 +129,15 @@ def _block_loop(
     else:
         guard = block_guard(program)
         if guard is None:
-            _lane_loops(program, out, None, atomic)
+            render_lane_loops(program, out, None, atomic)
         else:
             out.add(f"if {guard.condition}:")
             out.indent += 1
-            _lane_loops(program, out, guard.if_index, atomic)
+            render_lane_loops(program, out, guard.if_index, atomic)
             out.indent -= 1
             out.add("else:")
             out.indent += 1
-            _lane_loops(program, out, None, atomic)
+            render_lane_loops(program, out, None, atomic)
             out.indent -= 1
     out.indent -= 1
     out.add("return np.int64(0)")
@@ -165,13 +165,6 @@ def _parallel_entry(entry: str, params: str, out: Lines) -> None:
         "            return status[chunk]",
         "    return np.int64(0)",
     )
-
-
-def _lane_loops(program: Program, out: Lines, taken_if: int | None, atomic: bool) -> None:
-    out.add("for lz in range(bdz):", "    for ly in range(bdy):", "        for lx in range(bdx):")
-    out.indent += 3
-    render_lane_body(program, out, taken_if, atomic)
-    out.indent -= 3
 
 
 def _header(program: Program, runtime_tag: str, mode: str, out: Lines) -> None:

@@ -16,7 +16,8 @@ source, and follows the elementwise parameter convention of `kernels/_elementwis
 
     in0 ... in{n-1}, out, n, layout, compute, in0_read ... in{n-1}_read, rank
 
-so broadcasting, dtype promotion and the compute dtype work exactly as for a single op.
+with the lanes of `kernels/_elementwise.py` (1-D at rank 0, else one row per lane y), so
+broadcasting, dtype promotion and the compute dtype work exactly as for a single op.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from hologram.dsl import ir
 from hologram.errors import KernelError
-from hologram.kernels._elementwise import FULL, input_index
+from hologram.kernels._elementwise import FULL, input_index, lane_row, lane_rows, output_index
 
 if TYPE_CHECKING:
     from hologram.dsl.kernel import Func, Kernel
@@ -59,7 +60,9 @@ def _fused(name: str, steps: tuple[Step, ...], n_inputs: int) -> Kernel:
         "source": dict(_SOURCE),
         "params": _params(n_inputs),
         "body": _body(name, steps, n_inputs),
-        "funcs": _funcs([input_index, *(func for func, _ in steps)]),
+        "funcs": _funcs(
+            [input_index, output_index, lane_row, lane_rows, *(func for func, _ in steps)]
+        ),
     }
     return Kernel.from_ir(doc)
 
@@ -93,54 +96,64 @@ def _invoke(func: str, args: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _body(name: str, steps: tuple[Step, ...], n_inputs: int) -> list[dict[str, Any]]:
-    """`i = uint32(global_id()); if i < n:` find the inputs' elements, load them into the
-    compute dtype, run the steps and store the last value."""
+    """The lane guards of `kernels/_elementwise.py` (`col < n`, then `row < lane_rows`),
+    then: find the inputs' elements, load them into the compute dtype, run the steps and store
+    the last value."""
     last = n_inputs + len(steps) - 1 if steps else 0
     referenced = {k for _, args in steps for k in args} | {last}
     used = sorted(k for k in referenced if k < n_inputs)
+    position = [_name("i"), _name("col"), _name("row"), _name("layout")]
     # Every index before any load, as the elementwise kernels do (see `input_index`).
     inner = [
-        {
-            "node": "assign",
-            "target": f"j{k}",
-            "value": _invoke(
-                input_index.name,
-                [_name("i"), _name("layout"), _name(f"in{k}_read"), _name("rank"), _const(k)],
-            ),
-            **_AT,
-        }
-        for k in used
+        _assign("i", _invoke(output_index.name, [*position[1:3], _name("n"), _name("rank")])),
+        *(
+            _assign(
+                f"j{k}",
+                _invoke(
+                    input_index.name,
+                    [*position, _name(f"in{k}_read"), _name("rank"), _const(k)],
+                ),
+            )
+            for k in used
+        ),
     ]
     for k in used:
         load = {"node": "load", "array": f"in{k}", "index": [_name(f"j{k}")]}
-        cast = {"node": "cast", "type": _name("compute"), "value": load}
-        inner.append({"node": "assign", "target": f"v{k}", "value": cast, **_AT})
+        inner.append(_assign(f"v{k}", {"node": "cast", "type": _name("compute"), "value": load}))
     for j, (func, args) in enumerate(steps):
         value = n_inputs + j
         for k in args:
             if not 0 <= k < value:
                 raise KernelError(f"fused kernel {name!r}: step {j} ({func.name}) reads value "
                                   f"{k}, which is not computed before it")  # fmt: skip
-        call = _invoke(func.name, [_name(f"v{k}") for k in args])
-        inner.append({"node": "assign", "target": f"v{value}", "value": call, **_AT})
+        inner.append(_assign(f"v{value}", _invoke(func.name, [_name(f"v{k}") for k in args])))
     result = _name(f"v{last}")
     inner.append({"node": "store", "array": "out", "index": [_name("i")], "value": result, **_AT})
     lane = {"node": "call", "builtin": "global_id", "args": []}
+    u32 = {"node": "dtype", "dtype": "u32"}
+    rows = _invoke(lane_rows.name, [_name("layout"), _name("rank")])
     return [
-        {
-            "node": "assign",
-            "target": "i",
-            "value": {"node": "cast", "type": {"node": "dtype", "dtype": "u32"}, "value": lane},
-            **_AT,
-        },
-        {
-            "node": "if",
-            "test": {"node": "compare", "op": "lt", "left": _name("i"), "right": _name("n")},
-            "body": inner,
-            "orelse": [],
-            **_AT,
-        },
+        _assign("col", {"node": "cast", "type": u32, "value": lane}),
+        _if(
+            _compare(_name("col"), _name("n")),
+            [
+                _assign("row", _invoke(lane_row.name, [_name("rank")])),
+                _if(_compare(_name("row"), rows), inner),
+            ],
+        ),
     ]
+
+
+def _assign(target: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {"node": "assign", "target": target, "value": value, **_AT}
+
+
+def _compare(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    return {"node": "compare", "op": "lt", "left": left, "right": right}
+
+
+def _if(test: dict[str, Any], body: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"node": "if", "test": test, "body": body, "orelse": [], **_AT}
 
 
 def _funcs(roots: list[Func]) -> dict[str, Any]:

@@ -28,6 +28,11 @@ class Access(enum.IntEnum):
     FULL = _elementwise.FULL  # element i
     SCALAR = _elementwise.SCALAR  # element 0
     STRIDED = _elementwise.STRIDED  # an offset computed from the collapsed dims and strides
+    ROW = _elementwise.ROW  # STRIDED, one value per row of the output (last stride 0)
+    LINE = _elementwise.LINE  # STRIDED, each row contiguous (last stride 1)
+
+
+_INDEXED = frozenset({Access.STRIDED, Access.ROW, Access.LINE})
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -57,14 +62,30 @@ class Layout:
     @property
     def rank(self) -> int:
         """Collapsed dimensions indexed by div/mod; 0 when no input is STRIDED."""
-        return len(self.dims) if Access.STRIDED in self.access else 0
+        return len(self.dims) if _INDEXED.intersection(self.access) else 0
 
     @cached_property
     def table(self) -> np.ndarray:
-        """The kernels' `layout` argument (read-only u32; `NO_TABLE` when no input is STRIDED)."""
+        """The kernels' `layout` argument (read-only u32; `NO_TABLE` when no input is STRIDED):
+        the `grid_table` of the 2-D launch."""
         if not self.rank:
             return NO_TABLE
-        return _read_only(_elementwise.layout_table(self.dims, self.strides))
+        return _read_only(_elementwise.grid_table(self.dims, self.strides))
+
+    @property
+    def row_length(self) -> int:
+        """The kernels' `n` argument: the element count of a 1-D launch (rank 0), else the
+        length of the rows of the 2-D launch (the last collapsed dimension)."""
+        return self.dims[-1] if self.rank else self.size
+
+    @cached_property
+    def geometry(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(grid, block) of the launch over a non-empty layout: 1-D with `BLOCK_LANES` lanes
+        a block at rank 0, else 2-D (`grid_shape`)."""
+        if not self.rank:
+            lanes = _elementwise.BLOCK_LANES
+            return (max(1, -(-self.size // lanes)),), (lanes,)
+        return _elementwise.grid_shape(self.dims)
 
 
 def broadcast_shapes(shapes: Sequence[tuple[int, ...]], op: str) -> tuple[int, ...]:
@@ -134,6 +155,6 @@ def _access_of(strides: list[int], dims: list[int]) -> Access:
     contiguous = 1
     for axis in range(len(dims) - 1, -1, -1):
         if strides[axis] != contiguous:
-            return Access.STRIDED
+            return {0: Access.ROW, 1: Access.LINE}.get(strides[-1], Access.STRIDED)
         contiguous *= dims[axis]
     return Access.FULL

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from hologram import kernels
 from hologram.isa.dtypes import DType
-from hologram.isa.program import Program
+from hologram.isa.program import LaunchConfig, Program
 from hologram.ops._broadcast import Access, Layout
-from hologram.ops._launch import Launch, lanes
+from hologram.ops._launch import Launch
 
 if TYPE_CHECKING:
     from hologram.dsl.kernel import Func, Kernel
@@ -168,4 +168,11 @@ def elementwise_launch(
     table: Any = layout.table
     if not executor.backend.is_host:
         table = executor.from_numpy(table)
-    return lanes(program, layout.size, (*in_args, out_arg, layout.size, table, *scalars))
+    grid, block = layout.geometry
+    args = (*in_args, out_arg, layout.row_length, table, *scalars)
+    return Launch(program, _config(grid, block), args)
+
+
+@lru_cache(maxsize=1024)
+def _config(grid: tuple[int, ...], block: tuple[int, ...]) -> LaunchConfig:
+    return LaunchConfig(grid, block)

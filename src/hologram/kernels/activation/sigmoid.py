@@ -1,7 +1,14 @@
 """sigmoid: `out = 1 / (1 + exp(-x))` elementwise (see kernels/_elementwise.py)."""
 
 import hologram as hg
-from hologram.kernels._elementwise import FULL, UNARY_FLOAT_SIGNATURES, input_index
+from hologram.kernels._elementwise import (
+    FULL,
+    UNARY_FLOAT_SIGNATURES,
+    input_index,
+    lane_row,
+    lane_rows,
+    output_index,
+)
 
 
 @hg.func
@@ -21,7 +28,10 @@ def sigmoid(
     rank: hg.Const[int] = 0,
 ):
     """out[i] = 1 / (1 + exp(-x)) for i < n, computed in `compute`."""
-    i = hg.uint32(hg.global_id())
-    if i < n:
-        j = input_index(i, layout, x_read, rank, 0)
-        out[i] = sigmoid_value(compute(x[j]))
+    col = hg.uint32(hg.global_id())
+    if col < n:
+        row = lane_row(rank)
+        if row < lane_rows(layout, rank):
+            i = output_index(col, row, n, rank)
+            j = input_index(i, col, row, layout, x_read, rank, 0)
+            out[i] = sigmoid_value(compute(x[j]))

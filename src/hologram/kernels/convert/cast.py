@@ -6,7 +6,7 @@ for the parameters).
 """
 
 import hologram as hg
-from hologram.kernels._elementwise import FULL, input_index
+from hologram.kernels._elementwise import FULL, input_index, lane_row, lane_rows, output_index
 
 
 @hg.kernel(
@@ -24,7 +24,10 @@ def cast(
     rank: hg.Const[int] = 0,
 ):
     """out[i] = out.dtype(x) for i < n."""
-    i = hg.uint32(hg.global_id())
-    if i < n:
-        j = input_index(i, layout, x_read, rank, 0)
-        out[i] = out.dtype(x[j])
+    col = hg.uint32(hg.global_id())
+    if col < n:
+        row = lane_row(rank)
+        if row < lane_rows(layout, rank):
+            i = output_index(col, row, n, rank)
+            j = input_index(i, col, row, layout, x_read, rank, 0)
+            out[i] = out.dtype(x[j])

@@ -5,7 +5,7 @@ The parameters follow kernels/_elementwise.py; `alpha` and `beta` are scalars, c
 """
 
 import hologram as hg
-from hologram.kernels._elementwise import FULL, input_index
+from hologram.kernels._elementwise import FULL, input_index, lane_row, lane_rows, output_index
 
 
 @hg.func
@@ -34,8 +34,11 @@ def axpby(
     rank: hg.Const[int] = 0,
 ):
     """out[i] = alpha * a + beta * b for i < n, computed in `compute`."""
-    i = hg.uint32(hg.global_id())
-    if i < n:
-        j = input_index(i, layout, a_read, rank, 0)
-        k = input_index(i, layout, b_read, rank, 1)
-        out[i] = axpby_value(compute(a[j]), compute(b[k]), compute(alpha), compute(beta))
+    col = hg.uint32(hg.global_id())
+    if col < n:
+        row = lane_row(rank)
+        if row < lane_rows(layout, rank):
+            i = output_index(col, row, n, rank)
+            j = input_index(i, col, row, layout, a_read, rank, 0)
+            k = input_index(i, col, row, layout, b_read, rank, 1)
+            out[i] = axpby_value(compute(a[j]), compute(b[k]), compute(alpha), compute(beta))

@@ -1,7 +1,7 @@
 """scale: `out = alpha * x` elementwise, with broadcasting (see kernels/_elementwise.py)."""
 
 import hologram as hg
-from hologram.kernels._elementwise import FULL, input_index
+from hologram.kernels._elementwise import FULL, input_index, lane_row, lane_rows, output_index
 
 
 @hg.func
@@ -22,7 +22,10 @@ def scale(
     rank: hg.Const[int] = 0,
 ):
     """out[i] = alpha * x for i < n, computed in `compute`."""
-    i = hg.uint32(hg.global_id())
-    if i < n:
-        j = input_index(i, layout, x_read, rank, 0)
-        out[i] = scale_value(compute(x[j]), compute(alpha))
+    col = hg.uint32(hg.global_id())
+    if col < n:
+        row = lane_row(rank)
+        if row < lane_rows(layout, rank):
+            i = output_index(col, row, n, rank)
+            j = input_index(i, col, row, layout, x_read, rank, 0)
+            out[i] = scale_value(compute(x[j]), compute(alpha))

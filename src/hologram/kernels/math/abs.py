@@ -1,7 +1,14 @@
 """abs: `out = |x|` elementwise (see kernels/_elementwise.py)."""
 
 import hologram as hg
-from hologram.kernels._elementwise import FULL, UNARY_SIGNATURES, input_index
+from hologram.kernels._elementwise import (
+    FULL,
+    UNARY_SIGNATURES,
+    input_index,
+    lane_row,
+    lane_rows,
+    output_index,
+)
 
 
 @hg.func
@@ -21,7 +28,10 @@ def abs(
     rank: hg.Const[int] = 0,
 ):
     """out[i] = |x| for i < n, computed in `compute`."""
-    i = hg.uint32(hg.global_id())
-    if i < n:
-        j = input_index(i, layout, x_read, rank, 0)
-        out[i] = abs_value(compute(x[j]))
+    col = hg.uint32(hg.global_id())
+    if col < n:
+        row = lane_row(rank)
+        if row < lane_rows(layout, rank):
+            i = output_index(col, row, n, rank)
+            j = input_index(i, col, row, layout, x_read, rank, 0)
+            out[i] = abs_value(compute(x[j]))

@@ -5,7 +5,14 @@ C and ONNX), unlike the kernel language's `//`, which floors.
 """
 
 import hologram as hg
-from hologram.kernels._elementwise import BINARY_SIGNATURES, FULL, input_index
+from hologram.kernels._elementwise import (
+    BINARY_SIGNATURES,
+    FULL,
+    input_index,
+    lane_row,
+    lane_rows,
+    output_index,
+)
 
 
 @hg.func
@@ -47,8 +54,11 @@ def vector_div(
     rank: hg.Const[int] = 0,
 ):
     """out[i] = a / b for i < n, computed in `compute`."""
-    i = hg.uint32(hg.global_id())
-    if i < n:
-        j = input_index(i, layout, a_read, rank, 0)
-        k = input_index(i, layout, b_read, rank, 1)
-        out[i] = div_value(compute(a[j]), compute(b[k]))
+    col = hg.uint32(hg.global_id())
+    if col < n:
+        row = lane_row(rank)
+        if row < lane_rows(layout, rank):
+            i = output_index(col, row, n, rank)
+            j = input_index(i, col, row, layout, a_read, rank, 0)
+            k = input_index(i, col, row, layout, b_read, rank, 1)
+            out[i] = div_value(compute(a[j]), compute(b[k]))

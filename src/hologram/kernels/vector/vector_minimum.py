@@ -1,7 +1,14 @@
 """vector_minimum: `out = min(a, b)` elementwise, broadcasting (see kernels/_elementwise.py)."""
 
 import hologram as hg
-from hologram.kernels._elementwise import BINARY_SIGNATURES, FULL, input_index
+from hologram.kernels._elementwise import (
+    BINARY_SIGNATURES,
+    FULL,
+    input_index,
+    lane_row,
+    lane_rows,
+    output_index,
+)
 
 
 @hg.func
@@ -23,8 +30,11 @@ def vector_minimum(
     rank: hg.Const[int] = 0,
 ):
     """out[i] = min(a, b) for i < n, computed in `compute`."""
-    i = hg.uint32(hg.global_id())
-    if i < n:
-        j = input_index(i, layout, a_read, rank, 0)
-        k = input_index(i, layout, b_read, rank, 1)
-        out[i] = minimum_value(compute(a[j]), compute(b[k]))
+    col = hg.uint32(hg.global_id())
+    if col < n:
+        row = lane_row(rank)
+        if row < lane_rows(layout, rank):
+            i = output_index(col, row, n, rank)
+            j = input_index(i, col, row, layout, a_read, rank, 0)
+            k = input_index(i, col, row, layout, b_read, rank, 1)
+            out[i] = minimum_value(compute(a[j]), compute(b[k]))

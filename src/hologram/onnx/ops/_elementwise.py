@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-import hologram as hg
 from hologram.compiler import types
 from hologram.compiler.context import OpContext, TensorRef
 from hologram.isa.dtypes import DType
@@ -175,7 +174,8 @@ def launch_map(
         layout.rank,
     )
     table = ctx.constant(layout.table, types.UINT32)
-    ctx.launch(program, hg.blocks(result.size, BLOCK), BLOCK, [*inputs, result, result.size, table])
+    grid, block = layout.geometry
+    ctx.launch(program, grid, block, [*inputs, result, layout.row_length, table])
 
 
 @lru_cache(maxsize=4096)
