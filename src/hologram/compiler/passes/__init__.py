@@ -20,6 +20,7 @@ from hologram.compiler.passes.fuse_elementwise import fuse_elementwise
 from hologram.compiler.passes.fuse_group_norm import fuse_group_norm
 from hologram.compiler.passes.fuse_matmul_epilogue import fuse_matmul_epilogue
 from hologram.compiler.passes.simplify import simplify
+from hologram.compiler.passes.strength_reduce import strength_reduce
 
 Pass = Callable[[Graph, dict[str, int]], dict[str, Any]]
 
@@ -28,6 +29,7 @@ PASSES: list[tuple[str, Pass]] = [
     ("simplify", simplify),
     ("fold_batchnorm", fold_batchnorm),
     ("fold_constants", fold_constants),
+    ("strength_reduce", strength_reduce),
     ("fuse_conv", fuse_conv),
     ("fuse_group_norm", fuse_group_norm),
     ("fuse_elementwise", fuse_elementwise),
