@@ -8,6 +8,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+import hologram as hg
 import hologram.backends.cpu as cpu
 from hologram.backends import availability
 from hologram.backends.reference import ReferenceBackend
@@ -199,3 +200,25 @@ def test_batched_matmul_matches_the_reference(backend, rng, strides, trans_b):
         launch(left, right, out)
         reference.launch(program, config, [left, right, expected])
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_small_products_run_on_one_blas_thread() -> None:
+    pytest.importorskip("numba", reason="the cpu backend needs Numba")
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="BLAS thread control")
+    from hologram.backends._cpu_intrinsics import SMALL_PRODUCT_FLOPS, _configured_threads
+
+    rng = np.random.default_rng()
+    small = [rng.standard_normal((16, 16)).astype(np.float32) for _ in range(2)]
+    out = hg.ops.matmul(*small, executor=hg.Executor("cpu"))
+    np.testing.assert_allclose(out, small[0] @ small[1], rtol=1e-5, atol=1e-5)
+    pools = threadpoolctl.threadpool_info()
+    blas = [pool for pool in pools if pool["user_api"] == "blas"]
+    if not blas:
+        pytest.skip("NumPy's BLAS is not one threadpoolctl can see")
+    assert all(pool["num_threads"] == 1 for pool in blas)
+    side = int(round((SMALL_PRODUCT_FLOPS / 2) ** (1 / 3))) + 8
+    large = [rng.standard_normal((side, side)).astype(np.float32) for _ in range(2)]
+    out = hg.ops.matmul(*large, executor=hg.Executor("cpu"))
+    np.testing.assert_allclose(out, large[0] @ large[1], rtol=1e-3, atol=1e-2)
+    pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    assert all(pool["num_threads"] == _configured_threads() for pool in pools)

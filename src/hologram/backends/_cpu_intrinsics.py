@@ -3,11 +3,16 @@
 Operands are strided views of the launch buffers (no copies for float32 and float64 matmul);
 float16 and bfloat16 are computed in float32 and rounded once into their type on the store.
 Integer types use NumPy's integer matmul, which wraps like the ISA asks.
+
+The BLAS library's own thread pool is sized per product (`blas_threads`): small products run
+on one thread, because waking BLAS worker threads costs more than they save there and their
+spinning competes with the backend's own threads; large ones use the configured count.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +25,47 @@ from hologram.isa.opcodes import Op
 from hologram.isa.program import Instruction, Program
 
 _NARROW = (DType.F16, DType.BF16)
+
+SMALL_PRODUCT_FLOPS = 1 << 27
+"""Products of fewer floating-point operations (about a millisecond on one core) run on one
+BLAS thread."""
+
+
+class _BlasThreads:
+    """The BLAS libraries' thread count, set only when a product wants a different one."""
+
+    def __init__(self) -> None:
+        self._controllers: list[Any] | None = None
+        self._current = 0
+
+    def _libraries(self) -> list[Any]:
+        if self._controllers is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                found = ThreadpoolController().select(user_api="blas").lib_controllers
+            except Exception:  # no threadpoolctl or an unknown BLAS: leave the pool alone
+                found = []
+            self._controllers = list(found)
+        return self._controllers
+
+    def use(self, flops: int) -> None:
+        """Size the pool for a product of `flops` operations."""
+        wanted = 1 if flops < SMALL_PRODUCT_FLOPS else _configured_threads()
+        if wanted != self._current:
+            for controller in self._libraries():
+                controller.set_num_threads(wanted)
+            self._current = wanted
+
+
+def _configured_threads() -> int:
+    from hologram.config import settings
+
+    return settings().threads or os.cpu_count() or 1
+
+
+blas_threads = _BlasThreads()
+"""The process's BLAS thread control (BLAS thread pools are per process)."""
 
 
 def run_intrinsics(program: Program, args: list) -> None:
@@ -87,8 +133,11 @@ def _prepare_matmul(inst: Instruction, sources: list[int], where: str) -> Callab
             stacked = _batched(buffer, batch, stride, rows, cols)
         return stacked.swapaxes(1, 2) if trans else stacked
 
+    flops = 2 * batch * m * n * k
+
     def run(args: list) -> None:
         a, b, c = args[ia], args[ib], args[ic]
+        blas_threads.use(flops)
         if a.size < need_a or b.size < need_b or c.size < need_c:
             matmul(inst, [a, b, c], where)  # raises the out-of-bounds error
             return
@@ -141,6 +190,7 @@ def matmul(inst: Instruction, buffers: list[np.ndarray], where: str) -> None:
         ("C", c, stride_c, m * n),
     ):
         _check_extent(where, which, buffer, (batch - 1) * stride + size)
+    blas_threads.use(2 * batch * m * n * k)
     dtype: DType = inst.dtype  # type: ignore[assignment]
     left = (
         _batched(a, batch, stride_a, k, m).swapaxes(1, 2)
