@@ -156,6 +156,17 @@ def compile_command(
     optimize: Annotated[
         bool, typer.Option("--optimize/--no-optimize", help="Run the graph passes.")
     ] = True,
+    holotensor: Annotated[
+        str | None,
+        typer.Option(
+            "--holotensor",
+            help="Store float weights as HoloTensor fragments (bitplane), loadable progressively.",
+        ),
+    ] = None,
+    fragments: Annotated[
+        int | None,
+        typer.Option("--fragments", min=1, help="Fragments per tensor with --holotensor."),
+    ] = None,
 ) -> None:
     """Compile an ONNX model to a .holo file, and print the compile report."""
     from hologram.artifact.container import Container
@@ -175,7 +186,10 @@ def compile_command(
                 progress.update(task, completed=started[0], description=name)
                 started[0] += 1
 
-            compiled = compile_model(model, target, optimize=optimize, progress=stage)
+            compiled = compile_model(
+                model, target, optimize=optimize, progress=stage, holotensor=holotensor,
+                fragments=fragments,
+            )  # fmt: skip
             progress.update(task, completed=stages)
         with Container.open(target) as written:
             weights_bytes = written.info(WEIGHTS_SECTION).length
@@ -315,6 +329,26 @@ def summary_table(compiled: Any, manifest: dict[str, Any], container: Any) -> Ta
     return table
 
 
+def holotensor_table(container: Any) -> Table:
+    """The HoloTensor weights: per tensor, fragments, bytes and the quality curve."""
+    from hologram.artifact.model_holo import HOLOTENSOR_SECTION
+    from hologram.holotensor.files import HoloTensorFile
+
+    table = Table(title=f"HoloTensor weights ({HOLOTENSOR_SECTION!r} section)")
+    for column in ("tensor", "shape", "encoding", "fragments", "bytes", "quality by fragments"):
+        table.add_column(column)
+    with HoloTensorFile(container.read(HOLOTENSOR_SECTION)) as file:
+        for name, header in file.headers.items():
+            curve = header.quality
+            marks = sorted({1, curve.fragments // 2, curve.fragments} - {0})
+            summary = ", ".join(f"{k}: {curve.quality(k):.4f}" for k in marks)
+            table.add_row(
+                Text(name), shape_text(list(header.shape)), header.encoding,
+                str(header.fragments), human_bytes(curve.sizes[-1]), summary,
+            )  # fmt: skip
+    return table
+
+
 def inspect_command(
     model: HoloFile,
     manifest_json: Annotated[
@@ -353,4 +387,6 @@ def inspect_command(
         print_table(values_table("Inputs", manifest.get("inputs", [])))
         print_table(values_table("Outputs", manifest.get("outputs", [])))
         print_table(summary_table(compiled, manifest, container))
+        if compiled.weight_quality is not None:
+            print_table(holotensor_table(container))
     console.print(Text(f"{model}: every checksum matches; the model loads"), soft_wrap=True)

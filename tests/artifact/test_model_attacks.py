@@ -120,8 +120,8 @@ def test_a_newer_container_format_is_refused_clearly() -> None:
 
 
 def test_a_newer_manifest_major_is_refused_and_a_newer_minor_is_read(rng) -> None:
-    newer = with_manifest(tiny_bytes(), lambda doc: doc.update(version=[2, 0]))
-    newer_message = r"model format 2\.0 is newer than this reader .*upgrade"
+    newer = with_manifest(tiny_bytes(), lambda doc: doc.update(version=[3, 0]))
+    newer_message = r"model format 3\.0 is newer than this reader .*upgrade"
     with pytest.raises(ArtifactError, match=newer_message):
         read_model(newer)
     minor = with_manifest(tiny_bytes(), lambda doc: doc.update(version=[1, 9], future={"x": 1}))

@@ -382,6 +382,11 @@ class Container:
             self._verified.add(name)
         return view
 
+    def read_unchecked(self, name: str) -> memoryview:
+        """Section `name`'s payload without its checksum checked: only for diagnosing a section
+        whose `read` failed (to say which part of it is corrupt)."""
+        return self._view(self.info(name))
+
     def verify(self) -> None:
         """Check every payload's checksum now (`read` checks each on first use anyway)."""
         for section in self.sections:

@@ -10,7 +10,10 @@ A model file is a container (`container.py`) with three kinds of sections:
   metadata with the compile report, the graph, the plans and the weight list;
 - `isa/<n>` (kind `kernel.isa`): one ISA binary program per distinct kernel of the plans;
 - `weights` (kind `weights.safetensors`): every tensor (initializers, attribute tensors, plan
-  constants, guard values) in one safetensors-compatible payload, each 64-byte aligned.
+  constants, guard values) in one safetensors-compatible payload, each 64-byte aligned;
+- `holotensor` (kind `weights.holotensor`, format 2.0 only): with `holotensor="bitplane"`,
+  the float tensors as HoloTensor fragments (`model_holo.py`), decoded when the model loads
+  to the quality asked for; the other tensors stay in `weights`.
 
 Nothing in the file is executable but the ISA programs, and each is verified when it is
 decoded; there is no pickle. `read_model` returns weights as read-only NumPy views of the
@@ -29,6 +32,12 @@ from typing import Any
 
 from hologram.artifact.container import Container, ContainerWriter
 from hologram.artifact.model_check import check_plan
+from hologram.artifact.model_holo import (
+    HOLOTENSOR_SECTION,
+    KIND_HOLOTENSOR,
+    HoloWeights,
+    decode_holotensor,
+)
 from hologram.artifact.model_json import (
     WeightIndex,
     WeightTable,
@@ -49,25 +58,36 @@ from hologram.isa.program import Program
 
 MODEL_SCHEMA = "hologram.model"
 MODEL_VERSION = (1, 0)
-"""(major, minor) of the manifest written; readers accept the same major and any minor."""
+"""(major, minor) of the manifest written; readers accept a major they know and any minor."""
+HOLOTENSOR_VERSION = (2, 0)
+"""The version of models with a `holotensor` section: their weight list names tensors that a
+1.x reader cannot find, so the major changes and such a reader asks for a newer hologram."""
+READABLE_MAJORS = (1, 2)
 MANIFEST_SECTION = "manifest"
 WEIGHTS_SECTION = "weights"
 KIND_MANIFEST = "model.manifest"
 KIND_WEIGHTS = "weights.safetensors"
 KIND_ISA = "kernel.isa"
+KNOWN_KINDS = (KIND_MANIFEST, KIND_WEIGHTS, KIND_ISA, KIND_HOLOTENSOR)
 MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
 """What decoding a hostile manifest might still raise past its explicit checks."""
 
 
 # ---------------------------------------------------------------- writing
-def build_model(compiled: CompiledModel) -> ContainerWriter:
-    """A container writer holding `compiled` (raises ArtifactError for what it cannot store)."""
+def build_model(
+    compiled: CompiledModel, holotensor: str | None = None, fragments: int | None = None
+) -> ContainerWriter:
+    """A container writer holding `compiled` (raises ArtifactError for what it cannot store).
+
+    `holotensor="bitplane"` stores the float tensors as HoloTensor fragments (`fragments` of
+    them each; the encoding's default when None) in a `holotensor` section."""
     from hologram import __version__
     from hologram.isa.encoding import to_bytes
     from hologram.isa.program import ISA_VERSION
 
     builder = WeightsBuilder()
-    weights = WeightIndex(builder)
+    held = HoloWeights(holotensor, fragments) if holotensor is not None else None
+    weights = WeightIndex(builder, held.divert if held is not None else None)
     graph = graph_to_json(compiled.graph, weights)
     kernels: list[dict[str, Any]] = []
     programs: list[bytes] = []
@@ -85,7 +105,7 @@ def build_model(compiled: CompiledModel) -> ContainerWriter:
         plans.append(plan_to_json(plan, weights, indices, f"plan{number}"))
     manifest = {
         "schema": MODEL_SCHEMA,
-        "version": list(MODEL_VERSION),
+        "version": list(MODEL_VERSION if held is None else HOLOTENSOR_VERSION),
         "producer": {"name": "hologram", "version": __version__},
         "isa_version": list(ISA_VERSION),
         "opsets": dict(compiled.opsets),
@@ -101,11 +121,15 @@ def build_model(compiled: CompiledModel) -> ContainerWriter:
             "tensors": weights.entries,
         },
     }
+    if held is not None:
+        manifest["holotensor"] = held.describe()
     writer = ContainerWriter()
     writer.add(MANIFEST_SECTION, KIND_MANIFEST, _dumps(manifest))
     for kernel, data in zip(kernels, programs, strict=True):
         writer.add(kernel["section"], KIND_ISA, data)
     writer.add(WEIGHTS_SECTION, KIND_WEIGHTS, builder.to_bytes())
+    if held is not None:
+        writer.add(HOLOTENSOR_SECTION, KIND_HOLOTENSOR, held.to_bytes())
     return writer
 
 
@@ -140,35 +164,56 @@ def _dumps(manifest: dict[str, Any]) -> bytes:
     return text.encode("utf-8")
 
 
-def model_to_bytes(compiled: CompiledModel) -> bytes:
-    """The `.holo` file of `compiled`, as bytes."""
-    return build_model(compiled).to_bytes()
+def model_to_bytes(
+    compiled: CompiledModel, holotensor: str | None = None, fragments: int | None = None
+) -> bytes:
+    """The `.holo` file of `compiled`, as bytes (`holotensor`: see `build_model`)."""
+    return build_model(compiled, holotensor, fragments).to_bytes()
 
 
-def write_model(compiled: CompiledModel, path: str | os.PathLike[str]) -> Path:
-    """Write `compiled` to `path` (atomically: readers see the old file or the new one)."""
-    return build_model(compiled).write(path)
+def write_model(
+    compiled: CompiledModel,
+    path: str | os.PathLike[str],
+    holotensor: str | None = None,
+    fragments: int | None = None,
+) -> Path:
+    """Write `compiled` to `path` (atomically: readers see the old file or the new one);
+    `holotensor`: see `build_model`."""
+    return build_model(compiled, holotensor, fragments).write(path)
 
 
 # ---------------------------------------------------------------- reading
-def read_model(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> CompiledModel:
+def read_model(
+    source: str | os.PathLike[str] | bytes | bytearray | memoryview,
+    *,
+    quality: float | None = None,
+    fragments: int | None = None,
+) -> CompiledModel:
     """The compiled model in a `.holo` file (mapped, not read) or in its bytes.
 
     Weights are read-only NumPy views of the mapping (or of the bytes given), which stays
-    alive as long as any of them does. Raises ArtifactError for anything malformed.
+    alive as long as any of them does; HoloTensor weights are decoded to `quality` (or from
+    their first `fragments` fragments; all, exactly, by default), and `weight_quality` of the
+    result says what was reached. Raises ArtifactError for anything malformed.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         container = Container(source)
     else:
         container = Container.open(source)
     with container:
-        return load_model(container)
+        return load_model(container, quality=quality, fragments=fragments)
 
 
-def load_model(container: Container, manifest: dict[str, Any] | None = None) -> CompiledModel:
+def load_model(
+    container: Container,
+    manifest: dict[str, Any] | None = None,
+    *,
+    quality: float | None = None,
+    fragments: int | None = None,
+) -> CompiledModel:
     """The compiled model held by an open container (see `read_model`); `manifest` is its
     manifest when already read (`read_manifest`)."""
-    return _decoding(container, lambda: _load(container, manifest))
+    return _decoding(container, lambda: _load(container, manifest, quality, fragments))
 
 
 def _decoding(container: Container, decode: Callable[[], Any]) -> Any:
@@ -200,8 +245,13 @@ class ModelFile:
     does at once. `hologram.load` returns a model whose first run calls it.
     """
 
-    def __init__(self, container: Container) -> None:
+    def __init__(
+        self, container: Container, quality: float | None = None, fragments: int | None = None
+    ) -> None:
         self.source = container.source
+        self.quality = quality
+        self.fragments = fragments
+        """What HoloTensor weights are decoded to (see `read_model`)."""
         self._container: Container | None = container
         self._compiled: CompiledModel | None = None
         self.manifest = _decoding(container, lambda: read_manifest(container))
@@ -221,7 +271,9 @@ class ModelFile:
             if container is None:
                 raise ArtifactError(f"{self.source}: the file was closed")
             # A failure leaves the file open, so that every later call raises it again.
-            self._compiled = load_model(container, self.manifest)
+            self._compiled = load_model(
+                container, self.manifest, quality=self.quality, fragments=self.fragments
+            )
             container.close()
             self._container = None
         return self._compiled
@@ -233,17 +285,35 @@ class ModelFile:
             self._container = None
 
 
-def open_model(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> ModelFile:
-    """A `.holo` model file (or its bytes) opened for running: see `ModelFile`."""
+def open_model(
+    source: str | os.PathLike[str] | bytes | bytearray | memoryview,
+    *,
+    quality: float | None = None,
+    fragments: int | None = None,
+) -> ModelFile:
+    """A `.holo` model file (or its bytes) opened for running: see `ModelFile`; HoloTensor
+    weights are decoded to `quality` or `fragments` (see `read_model`)."""
+    check_targets(quality, fragments)
     if isinstance(source, (bytes, bytearray, memoryview)):
         container = Container(source)
     else:
         container = Container.open(source)
     try:
-        return ModelFile(container)
+        return ModelFile(container, quality, fragments)
     except BaseException:
         container.close()
         raise
+
+
+def check_targets(quality: float | None, fragments: int | None) -> None:
+    """Raise ArtifactError unless `quality` is in (0, 1] and `fragments` at least 1."""
+    if quality is not None and fragments is not None:
+        raise ArtifactError("give quality or fragments, not both")
+    if quality is not None and not (isinstance(quality, (int, float)) and 0 < quality <= 1):
+        raise ArtifactError(f"quality must be in (0, 1], got {quality!r}")
+    if fragments is not None and (isinstance(fragments, bool) or not isinstance(fragments, int)
+                                  or fragments < 1):  # fmt: skip
+        raise ArtifactError(f"fragments must be an integer of at least 1, got {fragments!r}")
 
 
 def read_manifest(container: Container) -> dict[str, Any]:
@@ -264,12 +334,13 @@ def read_manifest(container: Container) -> dict[str, Any]:
     version = field(manifest, "version", list, where)
     if len(version) != 2 or not all(isinstance(v, int) for v in version):
         raise ArtifactError(f"{where}: version {version!r:.40} is not [major, minor]")
-    if version[0] != MODEL_VERSION[0]:
-        newer = version[0] > MODEL_VERSION[0]
+    if version[0] not in READABLE_MAJORS:
+        newer = version[0] > READABLE_MAJORS[-1]
+        known = ", ".join(f"{major}.x" for major in READABLE_MAJORS)
         raise ArtifactError(
             f"{where}: model format {version[0]}.{version[1]} is "
             f"{'newer than' if newer else 'not readable by'} this reader "
-            f"({MODEL_VERSION[0]}.x, hologram {_hologram_version()})"
+            f"({known}, hologram {_hologram_version()})"
             + ("; upgrade hologram to read it" if newer else "")
         )
     return manifest
@@ -281,7 +352,12 @@ def _hologram_version() -> str:
     return __version__
 
 
-def _load(container: Container, manifest: dict[str, Any] | None = None) -> CompiledModel:
+def _load(
+    container: Container,
+    manifest: dict[str, Any] | None = None,
+    quality: float | None = None,
+    fragments: int | None = None,
+) -> CompiledModel:
     source = container.source
     if manifest is None:
         manifest = read_manifest(container)
@@ -292,8 +368,15 @@ def _load(container: Container, manifest: dict[str, Any] | None = None) -> Compi
     section = field(weights_doc, "section", str, f"{where}.weights")
     payload = _section(container, section, KIND_WEIGHTS, f"{where}.weights")
     stored = read_weights(payload, f"{source}: section {section!r}")
+    held, reached = None, None
+    if "holotensor" in manifest:
+        doc = field(manifest, "holotensor", dict, where)
+        held, reached = decode_holotensor(container, doc, quality, fragments, f"{where}.holotensor")
     table = WeightTable(
-        field(weights_doc, "tensors", list, f"{where}.weights"), stored, f"{where}.weights.tensors"
+        field(weights_doc, "tensors", list, f"{where}.weights"),
+        stored,
+        f"{where}.weights.tensors",
+        held,
     )
     graph = graph_from_json(field(manifest, "graph", dict, where), table, f"{where}.graph")
     plans = []
@@ -305,8 +388,15 @@ def _load(container: Container, manifest: dict[str, Any] | None = None) -> Compi
         check(domain, str, f"{where}.opsets"): count(version, f"{where}.opsets.{domain}")
         for domain, version in field(manifest, "opsets", dict, where).items()
     }
+    # Checked last, so that a section the manifest names says what kind it should have.
+    for info in container.sections:
+        if info.kind not in KNOWN_KINDS:
+            raise ArtifactError(
+                f"{source}: section {info.name!r}: unknown kind {info.kind!r} "
+                f"(known: {', '.join(KNOWN_KINDS)}); a newer hologram may read it"
+            )
     metadata = field(manifest, "metadata", dict, where)
-    return CompiledModel(graph, opsets, plans, metadata)
+    return CompiledModel(graph, opsets, plans, metadata, weight_quality=reached)
 
 
 def read_kernels(container: Container, entries: list[Any], where: str) -> list[Program]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -84,8 +85,14 @@ def decode_float(value: Any, where: str) -> float:
 class WeightIndex:
     """Writing: the manifest's weight list, each array stored in a `WeightsBuilder`."""
 
-    def __init__(self, builder: weight_bytes.WeightsBuilder) -> None:
+    def __init__(
+        self,
+        builder: weight_bytes.WeightsBuilder,
+        divert: Callable[[str, np.ndarray], str | None] | None = None,
+    ) -> None:
         self.builder = builder
+        self.divert = divert
+        """`divert(key, array)`: the HoloTensor name storing `array` instead, or None."""
         self.entries: list[dict[str, Any]] = []
 
     def add(self, key: str, array: Any) -> int:
@@ -100,7 +107,11 @@ class WeightIndex:
             # Complex numbers have no ONNX storage type; their dtype says it all.
             with contextlib.suppress(HologramError):
                 entry["onnx_type"] = types.elem_name(types.elem_of_numpy(array.dtype))
-            entry["key"] = self.builder.add(key, array)
+            held = self.divert(key, array) if self.divert is not None else None
+            if held is not None:
+                entry["holotensor"] = held
+            else:
+                entry["key"] = self.builder.add(key, array)
         self.entries.append(entry)
         return len(self.entries) - 1
 
@@ -118,9 +129,17 @@ def _string_entry(array: np.ndarray, where: str) -> dict[str, Any]:
 class WeightTable:
     """Reading: the manifest's weight list resolved against the weights section."""
 
-    def __init__(self, entries: Any, stored: dict[str, memoryview], where: str) -> None:
+    def __init__(
+        self,
+        entries: Any,
+        stored: dict[str, memoryview],
+        where: str,
+        held: dict[str, np.ndarray] | None = None,
+    ) -> None:
         self.entries = check(entries, list, where)
         self.stored = stored
+        self.held = held or {}
+        """HoloTensor name -> decoded array, for entries stored as fragments."""
         self.where = where
         self._arrays: dict[int, np.ndarray] = {}
 
@@ -151,10 +170,28 @@ class WeightTable:
             array = np.array(items, dtype=object if as_object else None)
             return array.reshape(shape) if items else np.empty(shape, dtype=object)
         dtype = weight_bytes.dtype_of(kind, f"{where}.dtype")
+        if "holotensor" in entry:
+            return self._held(entry, dtype, shape, where)
         key = field(entry, "key", str, where)
         if key not in self.stored:
             raise ArtifactError(f"{where}: the weights section has no tensor {key!r}")
         return weight_bytes.view_array(self.stored[key], dtype, shape, where)
+
+    def _held(
+        self, entry: dict[str, Any], dtype: np.dtype, shape: tuple[int, ...], where: str
+    ) -> np.ndarray:
+        """A weight decoded from the HoloTensor section: a view of its tensor in this shape
+        (so that refining the tensor in place updates every weight viewing it)."""
+        name = field(entry, "holotensor", str, where)
+        array = self.held.get(name)
+        if array is None:
+            raise ArtifactError(f"{where}: the holotensor section has no tensor {name!r}")
+        if array.dtype != dtype or array.size != math.prod(shape):
+            raise ArtifactError(
+                f"{where}: holotensor tensor {name!r} is {array.dtype}{list(array.shape)}, "
+                f"not {dtype}{list(shape)}"
+            )
+        return array.reshape(shape)
 
 
 def _base64(text: str, where: str) -> bytes:

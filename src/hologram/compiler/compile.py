@@ -32,6 +32,9 @@ class CompiledModel:
     plans: list[Plan] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     """Producer, versions, the source model's producer, the passes' report."""
+    weight_quality: Any = None
+    """For a model read from a file with HoloTensor weights, what their decoding reached
+    (`hologram.artifact.model_holo.WeightQuality`); None otherwise."""
 
     @property
     def inputs(self) -> list[ValueInfo]:
@@ -60,18 +63,26 @@ def compile_model(
     optimize: bool = True,
     check: bool = True,
     progress: Callable[[str], None] | None = None,
+    holotensor: str | None = None,
+    fragments: int | None = None,
 ) -> CompiledModel:
     """Compile an ONNX model (path, bytes or ModelProto); write it to `output` if given.
 
     `optimize=False` skips the graph passes (the plan is still made). `progress(stage)` is
     called as each stage starts: `import`, `pass <name>` per graph pass, `plan`, and `write`
-    when there is an output. Raises ModelError for a malformed model and UnsupportedOpError
-    for an op hologram does not implement.
+    when there is an output. `holotensor="bitplane"` writes the float weights as HoloTensor
+    fragments (`fragments` per tensor), which `hologram.load(path, quality=...)` decodes
+    progressively; it needs an `output`. Raises ModelError for a malformed model and
+    UnsupportedOpError for an op hologram does not implement.
     """
     from hologram import __version__
     from hologram.compiler.passes import run_passes
     from hologram.onnx.importer import load_onnx
 
+    if holotensor is not None and output is None:
+        from hologram.errors import ArtifactError
+
+        raise ArtifactError("holotensor weights are a file format: give an output path")
     started = time.perf_counter()
     if progress is not None:
         progress("import")
@@ -111,7 +122,7 @@ def compile_model(
 
         if progress is not None:
             progress("write")
-        write_model(compiled, output)
+        write_model(compiled, output, holotensor, fragments)
     return compiled
 
 

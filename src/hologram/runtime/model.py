@@ -29,6 +29,7 @@ from hologram.runtime.plan_runner import GuardFailed, PlanRunner
 
 if TYPE_CHECKING:
     from hologram.artifact.model import ModelFile
+    from hologram.artifact.model_holo import WeightQuality
 
 MAX_PLANS = 32
 """Plans kept per model (one per input signature); the oldest is dropped beyond that."""
@@ -117,6 +118,13 @@ class Model:
     @property
     def backend(self) -> str:
         return self.executor.backend_name
+
+    @property
+    def quality(self) -> WeightQuality | None:
+        """For a file with HoloTensor weights, the quality their decoding reached, per tensor
+        and overall (`.quality`, the lowest); None for a model whose weights are stored raw.
+        Asking decodes the file if no run has yet."""
+        return self.compiled.weight_quality
 
     def __repr__(self) -> str:
         return f"Model({self.source or 'in memory'}, backend={self.backend!r})"
@@ -344,8 +352,19 @@ def _signature(flat: dict[str, np.ndarray], input_types: dict[str, Any]) -> Any:
     return tuple(sorted(entries))
 
 
-def load(path: str | os.PathLike[str] | bytes, backend: str | Executor = "auto") -> Model:
+def load(
+    path: str | os.PathLike[str] | bytes,
+    backend: str | Executor = "auto",
+    *,
+    quality: float | None = None,
+    fragments: int | None = None,
+) -> Model:
     """Map a `.holo` model file (or its bytes) and bind it to `backend`.
+
+    For a file compiled with `holotensor=`, each HoloTensor weight is decoded from the fewest
+    fragments that reach `quality` (1 - relative Frobenius error, calibrated at encode time),
+    or from its first `fragments` fragments; by default from all of them, exactly.
+    `Model.quality` reports what was reached.
 
     Loading checks the file's header, section table and manifest and reads the inputs and
     outputs; the first run verifies the checksums of the kernels and weights and decodes the
@@ -354,6 +373,6 @@ def load(path: str | os.PathLike[str] | bytes, backend: str | Executor = "auto")
     """
     from hologram.artifact.model import open_model
 
-    opened = open_model(path)
+    opened = open_model(path, quality=quality, fragments=fragments)
     source = "<bytes>" if isinstance(path, (bytes, bytearray)) else os.fspath(path)
     return Model(opened, backend, source)
