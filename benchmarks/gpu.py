@@ -3,6 +3,7 @@
     python benchmarks/gpu.py [--sections copy,elementwise,variants,reduce,holotensor,matmul,models]
                              [--mib 256]
                              [--repeats 20] [--models mlp,resnet,bert,gpt] [--batches 1,32]
+                             [--torch-compile]
 
 Every time is the median of `--repeats` samples taken with CUDA events after a warm-up.
 - copy: the device-to-device copy of `--mib` MiB (cudaMemcpy), the bandwidth ceiling, counting
@@ -22,12 +23,16 @@ Every time is the median of `--repeats` samples taken with CUDA events after a w
 - models: the end-to-end test models (`tests/models/data/*.onnx`) on the cuda backend against
   the same PyTorch modules (`tests/models/model_zoo.py`) in eager mode on the same GPU, at each
   batch size; hologram's time includes copying the NumPy feeds in and the outputs out, and
-  its output is checked against onnxruntime on the CPU.
+  its output is checked against onnxruntime on the CPU. hologram runs each plan as one
+  captured CUDA graph ("graph") and step by step (`HOLOGRAM_CUDA_GRAPHS=0`, "steps");
+  `--torch-compile` adds `torch.compile(mode="reduce-overhead")` (CUDA graphs too) as a peer.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import statistics
 import sys
@@ -360,7 +365,27 @@ def bench_matmul(ex: hologram.Executor, repeats: int) -> None:
     table("matmul (MATMUL intrinsic on cuBLAS; TF32 off; target <= 1.1x)", header, rows)
 
 
-def bench_models(models: list[str], batches: list[int], repeats: int) -> None:
+@contextlib.contextmanager
+def _graphs(on: bool) -> Any:
+    """Plans first run inside this block capture CUDA graphs or not."""
+    from hologram.config import reload_settings
+
+    before = os.environ.get("HOLOGRAM_CUDA_GRAPHS")
+    os.environ["HOLOGRAM_CUDA_GRAPHS"] = "1" if on else "0"
+    reload_settings()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["HOLOGRAM_CUDA_GRAPHS"]
+        else:
+            os.environ["HOLOGRAM_CUDA_GRAPHS"] = before
+        reload_settings()
+
+
+def bench_models(
+    models: list[str], batches: list[int], repeats: int, torch_compile: bool = False
+) -> None:
     import onnxruntime as ort
     import torch
 
@@ -380,6 +405,7 @@ def bench_models(models: list[str], batches: list[int], repeats: int) -> None:
             started = time.perf_counter()
             model = hologram.load(holo_path, backend="cuda")
             load_s = time.perf_counter() - started
+            stepped = hologram.load(holo_path, backend="cuda")
             session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
             try:
                 builder, example, _ = model_zoo.MODELS[name]
@@ -388,26 +414,49 @@ def bench_models(models: list[str], batches: list[int], repeats: int) -> None:
             except Exception as exc:  # transformers may be missing for bert and gpt
                 module = None
                 print(f"{name}: no PyTorch peer ({type(exc).__name__}: {exc})")
+            compiled = None
+            if module is not None and torch_compile:
+                compiled = torch.compile(module, mode="reduce-overhead")
             for batch in batches:
                 feeds = _feeds(model, batch, np.random.default_rng(batch))
                 want = session.run(None, feeds)[0]
-                got = model.run(feeds)["output"]
+                # A new shape's first run plans it; the second makes its runner (and graph).
+                with _graphs(True):
+                    got = model.run(feeds)["output"]
+                    model.run(feeds)
+                with _graphs(False):
+                    stepped.run(feeds)
+                    stepped.run(feeds)
                 error = float(np.max(np.abs(got - want)) / (np.max(np.abs(want)) + 1e-12))
                 ms = gpu_ms(lambda f=feeds, m=model: m.run(f), repeats)
+                steps_ms = gpu_ms(lambda f=feeds, m=stepped: m.run(f), repeats)
+                captured = [r.graph is not None for r in model._runners.values()]
+                print(f"{name} batch {batch}: plans captured as graphs: {captured}")
                 row = [name, batch, f"{compile_s:.2f}", f"{load_s * 1e3:.1f}", f"{ms:.3f}",
-                       f"{error:.1e}"]  # fmt: skip
+                       f"{steps_ms:.3f}", f"{error:.1e}"]  # fmt: skip
                 if module is not None:
                     inputs = [torch.from_numpy(v).cuda() for v in feeds.values()]
                     with torch.no_grad():
                         peer = gpu_ms(lambda i=inputs, m=module: m(*i), repeats)
-                    row += [f"{peer:.3f}", f"{ms / peer:.2f}"]
+                    row += [f"{peer:.3f}", f"{ms / peer:.2f}", f"{steps_ms / peer:.2f}"]
                 else:
-                    row += ["-", "-"]
+                    row += ["-", "-", "-"]
+                if compiled is not None:
+                    try:
+                        with torch.no_grad():
+                            # The CUDA-graph trees need a few calls to record, and a copy of
+                            # each output before the next replay overwrites it.
+                            peer = gpu_ms(lambda i=inputs, m=compiled: m(*i).clone(), repeats, 5)
+                        row += [f"{peer:.3f}", f"{ms / peer:.2f}"]
+                    except Exception as exc:  # compiling can fail on some models
+                        row += [f"n/a ({type(exc).__name__})", "-"]
                 rows.append(row)
-    header = ["model", "batch", "compile s", "load ms", "hologram ms", "rel err vs ort",
-              "torch eager ms", "x eager"]  # fmt: skip
+    header = ["model", "batch", "compile s", "load ms", "graph ms", "steps ms",
+              "rel err vs ort", "torch eager ms", "graph x eager", "steps x eager"]  # fmt: skip
+    if torch_compile:
+        header += ["torch r-o ms", "graph x r-o"]
     table("models on cuda vs PyTorch eager (same GPU; targets: batch 1 <= 0.5x, "
-          "batch 32 <= 1x)", header, rows)  # fmt: skip
+          "batch 32 <= 1x); r-o: torch.compile reduce-overhead", header, rows)  # fmt: skip
 
 
 def _feeds(model: hologram.Model, batch: int, rng: np.random.Generator) -> dict:
@@ -430,6 +479,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--models", default="mlp,resnet,mobilenet,unet,bert,gpt")
     parser.add_argument("--batches", default="1,32")
+    parser.add_argument(
+        "--torch-compile",
+        action="store_true",
+        help="add torch.compile(mode='reduce-overhead') to the models section",
+    )
     args = parser.parse_args(argv)
     sections = args.sections.split(",")
     ex = hologram.Executor("cuda")
@@ -442,7 +496,8 @@ def main(argv: list[str] | None = None) -> int:
         "holotensor": lambda: bench_holotensor(ex, args.mib, args.repeats, ceiling),
         "matmul": lambda: bench_matmul(ex, args.repeats),
         "models": lambda: bench_models(args.models.split(","),
-                                       [int(b) for b in args.batches.split(",")], args.repeats),
+                                       [int(b) for b in args.batches.split(",")], args.repeats,
+                                       args.torch_compile),
     }  # fmt: skip
     status = 0
     for name, step in steps.items():

@@ -2,10 +2,12 @@
 # The cuda backend's check on a GPU machine, run from the repository root:
 #   scripts/device_check.sh [tests|bench|nodes|all]      (default: all)
 # It installs the Python packages the machine lacks from wheels in .whl/ (if any), then
-# - tests: the cuda tests (backend, codegen, kernels, ops, examples, runtime, models, ONNX ops,
-#   stream device pools, HoloTensor reconstruction), then the whole stream and HoloTensor suites
-#   (their optional dependencies, when missing, skip with the reason);
-# - bench: benchmarks/gpu.py (BENCH_ARGS passes it options, e.g. "--sections copy,reduce");
+# - tests: the cuda tests (backend, codegen, kernels, ops, examples, runtime with whole-plan
+#   CUDA graphs, models, ONNX ops, stream device pools, HoloTensor reconstruction), then the
+#   whole stream and HoloTensor suites (their optional dependencies, when missing, skip with
+#   the reason);
+# - bench: benchmarks/gpu.py (BENCH_ARGS passes it options, e.g. "--sections copy,reduce", or
+#   "--sections models --torch-compile" for graphs on and off against torch eager and compiled);
 # - nodes: the ONNX backend node tests on cuda (the longest part, so the last).
 # Logs go to $OUT (default: /tmp/hologram-device).
 set -u

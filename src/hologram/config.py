@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="compiled-code cache")
     threads: int = Field(0, ge=0, description="CPU worker threads; 0 means one per core")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
+    cuda_graphs: bool = Field(
+        True, description="on cuda, capture each model plan into a CUDA graph and replay it"
+    )
     stream_pool: int = Field(
         64 * 2**20, ge=4096, description="streaming pool size in bytes (64MiB, 1GiB, ...)"
     )

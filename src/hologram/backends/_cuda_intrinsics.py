@@ -8,10 +8,21 @@ products go through `cupy.matmul` (modular arithmetic, as the ISA's integers wra
 
 CONV2D is im2col (one gather kernel) and one batched GEMM per group, accumulating onto the
 bias (beta = 1), so that the bias is added before the single rounding into the output type.
+
+Inside a CUDA graph capture (`capturing`), CuPy's cuBLAS wrappers cannot be used: each sets the
+handle's stream first, and CuPy refuses that while the stream captures. So the capture binds
+the handle to the capture stream before it begins, gives it a workspace of this module's own
+(kept for the life of the process, since graphs point into it; `cublasSetStream` would have
+reset it to cuBLAS's default pool), and the GEMMs captured call `cublasGemmStridedBatchedEx`
+from the library CuPy loaded, through ctypes, with nothing else in between.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import threading
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -27,6 +38,54 @@ _CUDA_TYPES = {DType.F16: 2, DType.BF16: 14, DType.F32: 0, DType.F64: 1}
 _COMPUTE_32F, _COMPUTE_64F = 68, 70
 _OP_N, _OP_T = 0, 1
 _GEMM_DEFAULT = -1  # CUBLAS_GEMM_DEFAULT
+WORKSPACE_BYTES = 32 * 2**20
+"""cuBLAS's recommended workspace for Hopper (and more than enough for older GPUs)."""
+_workspaces: dict[int, Any] = {}
+"""cuBLAS handle -> the workspace memory set on it for captures, kept while the process lives."""
+_capture = threading.local()
+
+
+@contextlib.contextmanager
+def capturing(stream_ptr: int) -> Iterator[None]:
+    """Set this thread's cuBLAS handle up for a capture on stream `stream_ptr` (entered before
+    the capture begins), and route GEMMs to the capture-safe call until the block ends."""
+    import cupy
+    from cupy_backends.cuda.libs import cublas
+
+    handle = cupy.cuda.device.get_cublas_handle()
+    cublas.setStream(handle, stream_ptr)
+    memory = _workspaces.get(handle)
+    if memory is None:
+        memory = _workspaces[handle] = cupy.cuda.memory.alloc(WORKSPACE_BYTES)
+    set_workspace = _cublas().cublasSetWorkspace_v2  # CuPy has no binding of its own
+    set_workspace.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+    cublas.check_status(set_workspace(handle, memory.ptr, WORKSPACE_BYTES))
+    _capture.active = True
+    try:
+        yield
+    finally:
+        _capture.active = False
+
+
+@cache
+def _cublas() -> Any:
+    """The cuBLAS library this process has loaded (CuPy's), through ctypes."""
+    path = "libcublas.so"
+    with contextlib.suppress(OSError), open("/proc/self/maps", encoding="utf-8") as maps:
+        path = next((ln.split()[-1] for ln in maps if "/libcublas.so" in ln), path)
+    return ctypes.CDLL(path)
+
+
+@cache
+def _raw_gemm() -> Any:
+    """`cublasGemmStridedBatchedEx`, called without CuPy's wrapper."""
+    function = _cublas().cublasGemmStridedBatchedEx
+    ptr, i32, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong
+    operand = [ptr, i32, i32, i64]  # pointer, data type, leading dimension, batch stride
+    function.argtypes = [ptr, i32, i32, i32, i32, i32, ptr, *operand, *operand, ptr, *operand,
+                         i32, i32, i32]  # fmt: skip
+    function.restype = i32
+    return function
 
 
 def run_intrinsic(program: Program, index: int, instruction: Instruction, args: list) -> None:
@@ -79,10 +138,8 @@ def gemm(
     alpha_beta = np.array([1.0, beta], dtype=scalar)
     step = alpha_beta.itemsize
     handle = cupy.cuda.device.get_cublas_handle()
-    cublas.setStream(handle, cupy.cuda.get_current_stream().ptr)
     kind = _CUDA_TYPES[dtype]
-    cublas.gemmStridedBatchedEx(
-        handle,
+    args = (
         _OP_T if trans_b else _OP_N,
         _OP_T if trans_a else _OP_N,
         n,
@@ -106,6 +163,13 @@ def gemm(
         _COMPUTE_64F if dtype is DType.F64 else _COMPUTE_32F,
         _GEMM_DEFAULT,
     )
+    if getattr(_capture, "active", False):
+        # The handle is already on the capture stream (`capturing`); host-pointer scalars are
+        # read now and recorded by value.
+        cublas.check_status(_raw_gemm()(handle, *args))
+        return
+    cublas.setStream(handle, cupy.cuda.get_current_stream().ptr)
+    cublas.gemmStridedBatchedEx(handle, *args)
 
 
 def _overlaps(x: Any, y: Any) -> bool:

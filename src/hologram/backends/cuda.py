@@ -16,12 +16,20 @@ Intrinsic programs (MATMUL, CONV2D) run on cuBLAS (`backends/_cuda_intrinsics.py
 
 Compiling is thread-safe: one lock serialises compiling and caching (a program asked for from
 several threads at once compiles once), while a program already compiled is found without it.
+
+`capture_graph` records a sequence of launches (bound launches, cuBLAS calls) into a CUDA graph
+that replays with one call: a run of a whole plan costs one launch of the host's time instead
+of one per step. Memory that the captured work allocates for itself (im2col columns, say)
+comes from a pool of the graph's own and lives as long as the graph, since every replay
+writes it again; cuBLAS is set up for the capture first (see `_cuda_intrinsics`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -166,6 +174,39 @@ class CudaBackend(Backend):
         if arg.ndim != 1 or not arg.flags.c_contiguous:
             raise LaunchError(f"{kind.value} parameter {name!r} needs a 1-D contiguous view")
 
+    # ------------------------------------------------------------ graphs
+    def capture_graph(self, work: Callable[[], None]) -> CudaGraph:
+        """Record what `work` launches into a CUDA graph, without running it.
+
+        Everything `work` launches must already be compiled (run it once first), and it must
+        not wait on the device or read device memory on the host: capture forbids both.
+        """
+        from hologram.backends._cuda_intrinsics import capturing
+
+        cupy = self._cupy
+        self.synchronize()
+        pool = cupy.cuda.MemoryPool()
+        keep: list[Any] = []
+
+        def allocate(nbytes: int) -> Any:
+            memory = pool.malloc(nbytes)
+            keep.append(memory)  # never back to a pool: the graph writes it on every replay
+            return memory
+
+        # The legacy default stream cannot be captured; replays may run on any stream.
+        stream = cupy.cuda.Stream(non_blocking=True)
+        with cupy.cuda.using_allocator(allocate), stream, capturing(stream.ptr):
+            stream.begin_capture()
+            try:
+                work()
+            except BaseException:
+                # Ends the broken capture; the error that broke it is the one to report.
+                with contextlib.suppress(Exception):
+                    stream.end_capture()
+                raise
+            graph = stream.end_capture()
+        return CudaGraph(graph, keep, stream)
+
     # ------------------------------------------------------------ compile
     def compile(self, program: Program) -> Any:
         """As `Backend.compile`, safe to call from several threads at once."""
@@ -270,6 +311,19 @@ class _BoundLaunch:
 
     def __call__(self) -> None:
         self.function(self.grid, self.block, self.bound, shared_mem=self.shared)
+
+
+class CudaGraph:
+    """A captured CUDA graph and the memory its work allocated during capture."""
+
+    __slots__ = ("_graph", "_keep", "_stream")
+
+    def __init__(self, graph: Any, keep: list[Any], stream: Any) -> None:
+        self._graph, self._keep, self._stream = graph, keep, stream
+
+    def replay(self) -> None:
+        """Launch the whole graph on the current stream (after what is queued there)."""
+        self._graph.launch()
 
 
 BACKEND = CudaBackend

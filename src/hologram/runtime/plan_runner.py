@@ -6,11 +6,20 @@ native view per tensor at its planned offset, and every launch is bound once
 (`Backend.bind_slotted_launch`), leaving open only the arguments that are this run's inputs
 or outputs. A run then allocates the outputs and calls each bound launch with this run's
 arrays: no allocation beyond the outputs, no argument checking beyond theirs, no graph work.
+
+On backends that can capture graphs (`capture_graph`: cuda), a plan without guard steps runs
+as one graph instead: the inputs and outputs get fixed device buffers, the first run launches
+every step as above (compiling everything, creating library handles) and then captures the
+same launches into a graph; each later run copies the feeds into the input buffers, replays
+the graph and reads the outputs from theirs. Guards read device values on the host between
+steps, which a graph cannot, so guarded plans keep launching step by step; so does every plan
+where the `cuda_graphs` setting is off, and one whose capture fails (logged once).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +27,14 @@ import numpy as np
 
 from hologram.compiler import types
 from hologram.compiler.plan import ALIAS, CONST, TEMP, GuardStep, LaunchStep, Plan
+from hologram.config import settings
 from hologram.isa.program import LaunchConfig
 
 if TYPE_CHECKING:
     from hologram.memory.buffer import Buffer
     from hologram.runtime.executor import Executor
+
+_log = logging.getLogger(__name__)
 
 
 class GuardFailed(Exception):
@@ -32,7 +44,9 @@ class GuardFailed(Exception):
 class PlanRunner:
     """A plan bound to an executor's memory (see the module docstring)."""
 
-    def __init__(self, plan: Plan, executor: Executor) -> None:
+    def __init__(self, plan: Plan, executor: Executor, graphs: bool | None = None) -> None:
+        """`graphs`: whether to capture the plan into a graph where the backend can (None:
+        the `cuda_graphs` setting)."""
         self.plan = plan
         self.executor = executor
         self.backend = executor.backend
@@ -47,6 +61,13 @@ class PlanRunner:
         self._readers: dict[int, tuple[int, int, int, tuple[int, ...], bool]] = {}
         self.output_buffers: dict[int, Buffer] = {}
         """On device backends, the buffers of the last run's outputs."""
+        wanted = settings().cuda_graphs if graphs is None else graphs
+        self.uses_graph = bool(wanted) and graphs_supported(self.backend, plan)
+        """Whether runs replay a captured graph (see the module docstring)."""
+        self.graph: Any = None
+        """The captured graph, once the first run has made it."""
+        self._fixed: dict[int, Any] = {}
+        self._fixed_outputs: dict[int, Buffer] = {}
         arena = None
         if plan.arena_bytes:
             arena = executor.allocate((plan.arena_bytes,), "u8")
@@ -109,6 +130,8 @@ class PlanRunner:
     def run(self, feeds: dict[str, np.ndarray]) -> dict[int, Any]:
         """Run every step with `feeds` (name -> stored array); this run's natives (inputs
         and outputs) by tensor id, for `output_array`."""
+        if self.uses_graph:
+            return self._run_graph(feeds)
         natives: dict[int, Any] = {}
         if self.backend.is_host:
             for name, tensor in self._inputs:
@@ -126,12 +149,43 @@ class PlanRunner:
                 buffer = self.executor.allocate((size,), dtype)
                 self.output_buffers[tensor] = buffer
                 natives[tensor] = buffer.native()
+        self._launch_all(natives)
+        return natives
+
+    def _launch_all(self, natives: dict[int, Any]) -> None:
         for launch, tensors in self._steps:
             if tensors:
                 launch(*[natives[t] for t in tensors])
             else:
                 launch()
-        return natives
+
+    def _run_graph(self, feeds: dict[str, np.ndarray]) -> dict[int, Any]:
+        if not self._fixed:
+            for _, tensor in self._inputs:
+                spec = self.plan.tensors[tensor]
+                buffer = self.executor.allocate((max(spec.size, 1),), spec.dtype)
+                self._keep.append(buffer)
+                self._fixed[tensor] = buffer.native()
+            for tensor, size, dtype in self._output_specs:
+                buffer = self.executor.allocate((size,), dtype)
+                self._fixed_outputs[tensor] = buffer
+                self._fixed[tensor] = buffer.native()
+        for name, tensor in self._inputs:
+            self.backend.copy_in(self._fixed[tensor], feeds[name])
+        # The graph writes the same output buffers on every run; readers copy them out.
+        self.output_buffers = self._fixed_outputs
+        if self.graph is not None:
+            self.graph.replay()
+            return self._fixed
+        self._launch_all(self._fixed)  # this run's results, and everything compiled
+        try:
+            self.graph = self.backend.capture_graph(  # type: ignore[attr-defined]
+                functools.partial(self._launch_all, self._fixed)
+            )
+        except Exception as exc:  # a step the capture cannot record: launch step by step
+            _log.warning("plan %s runs step by step: graph capture failed: %s", id(self), exc)
+            self.uses_graph = False
+        return self._fixed
 
     def _check(self, guard: GuardStep, native: Any) -> None:
         spec = self.plan.tensors[guard.tensor]
@@ -165,3 +219,9 @@ class PlanRunner:
             raw = self.backend.copy_out(native, source_spec.nbytes)
             flat = raw.view(spec.dtype.numpy)[:size]
         return types.from_storage(flat, elem).reshape(shape)
+
+
+def graphs_supported(backend: Any, plan: Plan) -> bool:
+    """Whether `plan` can run as a captured graph on `backend`: the backend captures graphs
+    and no step of the plan reads device values on the host (guards)."""
+    return callable(getattr(backend, "capture_graph", None)) and not plan.has_guards()
