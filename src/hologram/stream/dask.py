@@ -14,7 +14,6 @@ worker's own pool), so a cluster scales the pipeline out. Needs the `dask` extra
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -33,24 +32,8 @@ def _dask_array() -> Any:
     return da
 
 
-_primed: set[tuple[str, str, str]] = set()
-_prime_lock = threading.Lock()
-
-
-def _prime(pipeline: ComputePipeline, dtype: np.dtype) -> None:
-    """Run `pipeline` once on two elements, one thread at a time, before blocks run in
-    parallel: the first launch of a program compiles it, and backends compile one program
-    from one thread at a time. Programs do not depend on the length, so these serve all."""
-    key = (repr(pipeline), str(dtype), pipeline.executor.backend_name)
-    with _prime_lock:
-        if key not in _primed:
-            pipeline.execute(np.zeros(2, dtype), 1)
-            _primed.add(key)
-
-
 def run_block(block: np.ndarray, pipeline: ComputePipeline, levels: int) -> np.ndarray:
     """One dask block through `pipeline`, in its own shape."""
-    _prime(pipeline, block.dtype)
     flat = np.ascontiguousarray(block).reshape(-1)
     if flat.size == 0:
         return np.empty(block.shape, pipeline.out_dtype(block.dtype))
@@ -67,7 +50,6 @@ def map_blocks(pipeline: ComputePipeline, array: Any, levels: int = DEFAULT_LEVE
 
 
 def _partial(block: np.ndarray, pipeline: ComputePipeline, levels: int) -> AggregateDomainHead:
-    _prime(pipeline, block.dtype)
     head = AggregateDomainHead()
     head.start(pipeline.out_dtype(block.dtype))
     flat = np.ascontiguousarray(block).reshape(-1)
