@@ -170,6 +170,33 @@ class Graph:
         ]
         return Graph(proto.name, nodes, inputs, outputs, initializers, elems, value_types)
 
+    def type_of(self, name: str) -> ValueType | None:
+        """The type of value `name`: inferred, or declared as a graph input or output."""
+        known = self.value_types.get(name)
+        if known is not None:
+            return known
+        for info in (*self.inputs, *self.outputs):
+            if info.name == name:
+                return info.type
+        return None
+
+    def elem_of(self, name: str) -> int:
+        """The ONNX element type of tensor `name` (an initializer's too); 0 when unknown."""
+        value_type = self.type_of(name)
+        if value_type is not None and value_type.kind == "tensor":
+            return value_type.elem
+        return self.initializer_elems.get(name, 0)
+
+    def static_shape(self, name: str) -> tuple[Any, ...] | None:
+        """The shape of `name` (an initializer's first; dimensions may be symbolic), or None
+        when its rank or any dimension is unknown."""
+        if name in self.initializers:
+            return tuple(np.shape(self.initializers[name]))
+        value_type = self.type_of(name)
+        if value_type is None or value_type.shape is None or None in value_type.shape:
+            return None
+        return tuple(value_type.shape)
+
     def producers(self) -> dict[str, Node]:
         """Each value name -> the node that produces it."""
         return {out: node for node in self.nodes for out in node.outputs if out}

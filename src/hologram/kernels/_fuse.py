@@ -60,7 +60,7 @@ def _fused(name: str, steps: tuple[Step, ...], n_inputs: int) -> Kernel:
         "source": dict(_SOURCE),
         "params": _params(n_inputs),
         "body": _body(name, steps, n_inputs),
-        "funcs": _funcs(
+        "funcs": funcs_ir(
             [input_index, output_index, lane_row, lane_rows, *(func for func, _ in steps)]
         ),
     }
@@ -156,7 +156,7 @@ def _if(test: dict[str, Any], body: list[dict[str, Any]]) -> dict[str, Any]:
     return {"node": "if", "test": test, "body": body, "orelse": [], **_AT}
 
 
-def _funcs(roots: list[Func]) -> dict[str, Any]:
+def funcs_ir(roots: list[Func]) -> dict[str, Any]:
     """The IR of `roots` and of every func they call, by name (names must be unique)."""
     found: dict[str, Any] = {}
     seen: dict[str, Func] = {}

@@ -19,7 +19,7 @@ import numpy as np
 
 from hologram.compiler import types
 from hologram.compiler.graph import Graph, Node
-from hologram.compiler.passes.fuse_elementwise import FUSED_OP, _elem_of
+from hologram.compiler.passes.fuse_elementwise import FUSED_OP
 from hologram.onnx import registry
 
 FUSED_ATTENTION = "FusedAttention"
@@ -106,11 +106,11 @@ def _match(
         if name is None:
             return None
     first = producers[name]
-    elem = _elem_of(graph, first.outputs[0])
+    elem = graph.elem_of(first.outputs[0])
     values = [first.outputs[0], *(n.outputs[0] for n in chain), softmax.outputs[0]]
-    if elem not in _FLOATS or any(_elem_of(graph, v) != elem for v in values):
+    if elem not in _FLOATS or any(graph.elem_of(v) != elem for v in values):
         return None
-    if _elem_of(graph, second.inputs[1]) != elem:  # type: ignore[union-attr]
+    if graph.elem_of(second.inputs[1]) != elem:  # type: ignore[union-attr]
         return None
     pre = _pre_steps(graph, chain, first.outputs[0])
     if pre is None or not _valid_order(pre):
@@ -125,7 +125,7 @@ def _match(
             attrs["scaling"] = MULTIPLY if kind == "Mul" else DIVIDE
             attrs["scale"] = value
         else:
-            if _elem_of(graph, operand) != elem or not _broadcasts(graph, operand, shape):
+            if graph.elem_of(operand) != elem or not _broadcasts(graph, operand, shape):
                 return None
             attrs["has_mask"] = 1
             inputs.append(operand)

@@ -40,30 +40,6 @@ def fuse_conv(graph: Graph, opsets: dict[str, int]) -> dict[str, Any]:
     return stats
 
 
-def _elem(graph: Graph, name: str) -> int:
-    value_type = graph.value_types.get(name)
-    if value_type is None:
-        for info in (*graph.inputs, *graph.outputs):
-            if info.name == name:
-                value_type = info.type
-    if value_type is not None and value_type.kind == "tensor":
-        return value_type.elem
-    return graph.initializer_elems.get(name, 0)
-
-
-def _shape(graph: Graph, name: str) -> tuple | None:
-    value_type = graph.value_types.get(name)
-    if value_type is None:
-        for info in (*graph.inputs, *graph.outputs):
-            if info.name == name:
-                value_type = info.type
-    if name in graph.initializers:
-        return tuple(graph.initializers[name].shape)
-    if value_type is None or value_type.shape is None or None in value_type.shape:
-        return None
-    return tuple(value_type.shape)
-
-
 class _Chain:
     """The nodes after one Conv that a FusedConv replaces."""
 
@@ -91,10 +67,10 @@ class _Chain:
         if len(add.inputs) != 2 or add.inputs[0] == add.inputs[1]:
             return
         other = add.inputs[1] if add.inputs[0] == self.tail else add.inputs[0]
-        shape = _shape(self.graph, self.tail)
-        if shape is None or _shape(self.graph, other) != shape:
+        shape = self.graph.static_shape(self.tail)
+        if shape is None or self.graph.static_shape(other) != shape:
             return
-        if _elem(self.graph, other) != _elem(self.graph, self.tail):
+        if self.graph.elem_of(other) != self.graph.elem_of(self.tail):
             return
         self.residual = other
         self.nodes.append(add)
@@ -159,7 +135,7 @@ def _fuse_graph(graph: Graph, opset: int) -> tuple[int, int]:
     for conv in list(graph.nodes):
         if conv.op_type != "Conv" or conv.domain or id(conv) in replaced:
             continue
-        if _elem(graph, conv.outputs[0]) not in (types.FLOAT, types.DOUBLE):
+        if graph.elem_of(conv.outputs[0]) not in (types.FLOAT, types.DOUBLE):
             continue
         chain = _Chain(graph, conv, consumers, outputs)
         chain.take_residual()

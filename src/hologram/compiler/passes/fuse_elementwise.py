@@ -27,7 +27,7 @@ from hologram.onnx import registry
 FUSED_OP = "FusedElementwise"
 
 
-def _definition(node: Node, opsets: dict[str, int]) -> Any:
+def elementwise_definition(node: Node, opsets: dict[str, int]) -> Any:
     """The elementwise definition lowering `node` at the model's opset, or None."""
     if node.domain not in ("", "ai.onnx"):
         return None
@@ -49,19 +49,6 @@ def _plain(value: Any) -> bool:
     if isinstance(value, (int, float, str)):
         return True
     return isinstance(value, list) and all(isinstance(v, (int, float, str)) for v in value)
-
-
-def _elem_of(graph: Graph, name: str) -> int:
-    value_type = graph.value_types.get(name)
-    if value_type is None:
-        for info in (*graph.inputs, *graph.outputs):
-            if info.name == name:
-                value_type = info.type
-    if value_type is not None and value_type.kind == "tensor":
-        return value_type.elem
-    if name in graph.initializer_elems:
-        return graph.initializer_elems[name]
-    return 0
 
 
 def fuse_elementwise(graph: Graph, opsets: dict[str, int]) -> dict[str, Any]:
@@ -91,10 +78,10 @@ def _fuse_graph(graph: Graph, opsets: dict[str, int]) -> tuple[int, int]:
     groups: dict[int, list[Node]] = {}
     group_of_node: dict[int, int] = {}
     for node in graph.nodes:
-        definition = _definition(node, opsets)
+        definition = elementwise_definition(node, opsets)
         if definition is None or len(node.outputs) != 1:
             continue
-        elem = _elem_of(graph, node.outputs[0])
+        elem = graph.elem_of(node.outputs[0])
         compute = _compute_of(graph, node, definition)
         if not elem or compute is None:
             continue
@@ -106,7 +93,7 @@ def _fuse_graph(graph: Graph, opsets: dict[str, int]) -> tuple[int, int]:
                 group is not None
                 and consumers.get(name, 0) == 1
                 and name not in outputs
-                and _elem_of(graph, name) == elem
+                and graph.elem_of(name) == elem
                 and computes.get(name) is compute
                 and group[-1].outputs[0] == name
             ):
@@ -145,7 +132,7 @@ def _fuse_graph(graph: Graph, opsets: dict[str, int]) -> tuple[int, int]:
 
 def _compute_of(graph: Graph, node: Node, definition: Any) -> Any:
     """The dtype `node` computes in, from its inputs' element types (None if unknown)."""
-    elems = [_elem_of(graph, name) for name in node.inputs if name]
+    elems = [graph.elem_of(name) for name in node.inputs if name]
     if not elems or not all(elems):
         return None
     try:
@@ -183,7 +170,7 @@ def _fused_node(graph: Graph, group: list[Node], opsets: dict[str, int]) -> Node
             for name in node.inputs
             if name
         ]
-        steps.append({"op": node.op_type, "args": args, "attrs": _json_attrs(node.attrs)})
+        steps.append({"op": node.op_type, "args": args, "attrs": json_attrs(node.attrs)})
     root = group[-1]
     label = "_".join(node.op_type.lower() for node in group)
     return Node(
@@ -196,5 +183,6 @@ def _fused_node(graph: Graph, group: list[Node], opsets: dict[str, int]) -> Node
     )
 
 
-def _json_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+def json_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """`attrs` with array values as lists, for the JSON manifest."""
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in attrs.items()}

@@ -40,19 +40,10 @@ def fuse_group_norm(graph: Graph, opsets: dict[str, int]) -> dict[str, Any]:
     return stats
 
 
-def _value_type(graph: Graph, name: str) -> Any:
-    value_type = graph.value_types.get(name)
-    if value_type is None:
-        for info in (*graph.inputs, *graph.outputs):
-            if info.name == name:
-                value_type = info.type
-    return value_type
-
-
 def _x_shape(graph: Graph, name: str) -> list | None:
     """The shape of float or double tensor `name` (None for unknown dims), if its rank and
     channel count are known."""
-    value_type = _value_type(graph, name)
+    value_type = graph.type_of(name)
     if value_type is None or value_type.kind != "tensor" or value_type.shape is None:
         return None
     if value_type.elem not in (types.FLOAT, types.DOUBLE):
@@ -142,12 +133,12 @@ class _Chain:
     def _node(
         self, x: str, tail: str, scale: np.ndarray, bias: np.ndarray, groups: int, eps: float
     ) -> Node:
-        dtype = types.storage_dtype(_value_type(self.graph, x).elem).numpy
+        dtype = types.storage_dtype(self.graph.type_of(x).elem).numpy
         names = []
         for part, value in (("scale", scale), ("bias", bias)):
             name = _fresh(self.graph, f"{tail}_group_norm_{part}")
             self.graph.initializers[name] = value.astype(dtype)
-            self.graph.initializer_elems[name] = _value_type(self.graph, x).elem
+            self.graph.initializer_elems[name] = self.graph.type_of(x).elem
             names.append(name)
         attrs = {"num_groups": groups, "epsilon": eps}
         name = self.nodes[1].name or f"group_norm_{tail}"

@@ -22,14 +22,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
-
 from hologram.compiler.graph import Graph, Node
 from hologram.compiler.passes.fuse_elementwise import (
     FUSED_OP,
-    _definition,
-    _elem_of,
-    _json_attrs,
+    elementwise_definition,
+    json_attrs,
 )
 from hologram.onnx import registry
 
@@ -141,14 +138,14 @@ def _match(
     if attrs is None:
         return None
     product = node.outputs[0]
-    elem = _elem_of(graph, product)
+    elem = graph.elem_of(product)
     if not elem:
         return None
     epilogue = _Epilogue(product)
     gemm_c = attrs["kind"] == "Gemm" and len(node.inputs) > 2 and node.inputs[2]
     if gemm_c and node.attrs.get("beta", 1.0) != 0:
         c = node.inputs[2]
-        if _elem_of(graph, c) != elem:
+        if graph.elem_of(c) != elem:
             return None
         epilogue.current = epilogue.add("Add", [("leaf", 0), epilogue.ref(c)], {})
     members = [node]
@@ -221,29 +218,15 @@ def _elementwise_step(
     fused = node.domain == registry.HOLOGRAM_DOMAIN and node.op_type == FUSED_OP
     if fused and int(node.attrs.get("opset", 0)) != opsets.get("", 1):
         return False
-    if not fused and _definition(node, opsets) is None:
+    if not fused and elementwise_definition(node, opsets) is None:
         return False
     names = [n for n in node.inputs if n] + node.outputs
-    if not all(_elem_of(graph, n) == elem for n in names):
+    if not all(graph.elem_of(n) == elem for n in names):
         return False
-    shape = _shape_of(graph, current)
-    if shape is None or not shape or _shape_of(graph, node.outputs[0]) != shape:
+    shape = graph.static_shape(current)
+    if shape is None or not shape or graph.static_shape(node.outputs[0]) != shape:
         return False
-    return all(_fits(_shape_of(graph, n), shape) for n in node.inputs if n and n != current)
-
-
-def _shape_of(graph: Graph, name: str) -> tuple[Any, ...] | None:
-    """The static shape of `name` (dimensions may be symbolic), None when unknown."""
-    if name in graph.initializers:
-        return tuple(np.asarray(graph.initializers[name]).shape)
-    value_type = graph.value_types.get(name)
-    if value_type is None:
-        for info in (*graph.inputs, *graph.outputs):
-            if info.name == name:
-                value_type = info.type
-    if value_type is None or value_type.shape is None or None in value_type.shape:
-        return None
-    return tuple(value_type.shape)
+    return all(_fits(graph.static_shape(n), shape) for n in node.inputs if n and n != current)
 
 
 def _fits(shape: tuple[Any, ...] | None, out: tuple[Any, ...]) -> bool:
@@ -260,7 +243,7 @@ def _absorb(epilogue: _Epilogue, node: Node) -> None:
     """Append `node`'s steps, reading the chain's current value and new leaves."""
     if node.op_type != FUSED_OP:
         args = [epilogue.ref(name) for name in node.inputs if name]
-        epilogue.current = epilogue.add(node.op_type, args, _json_attrs(node.attrs))
+        epilogue.current = epilogue.add(node.op_type, args, json_attrs(node.attrs))
         return
     inputs = node.inputs
     refs = [epilogue.ref(name) for name in inputs]

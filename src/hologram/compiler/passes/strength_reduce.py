@@ -47,7 +47,7 @@ def _exponent(graph: Graph, node: Node) -> float | None:
     if node.op_type != "Pow" or node.domain not in ("", "ai.onnx") or len(node.inputs) != 2:
         return None
     base, exponent = node.inputs
-    if _elem_of(graph, base) not in _FLOAT_ELEMS:
+    if graph.elem_of(base) not in _FLOAT_ELEMS:
         return None
     value = graph.initializers.get(exponent)
     if value is None or value.size != 1:
@@ -121,28 +121,9 @@ def _fresh(graph: Graph, hint: str, like: str) -> str:
     return name
 
 
-def _elem_of(graph: Graph, name: str) -> int:
-    info = _type_of(graph, name)
-    if info is not None and info.kind == "tensor":
-        return info.elem
-    if name in graph.initializer_elems:
-        return graph.initializer_elems[name]
-    return 0
-
-
 def _shape_of(graph: Graph, name: str) -> tuple[Any, ...] | None:
-    info = _type_of(graph, name)
+    info = graph.type_of(name)
     if info is not None and info.kind == "tensor":
         return info.shape
     value = graph.initializers.get(name)
     return None if value is None else tuple(np.shape(value))
-
-
-def _type_of(graph: Graph, name: str) -> ValueType | None:
-    known = graph.value_types.get(name)
-    if known is not None:
-        return known
-    for info in (*graph.inputs, *graph.outputs):
-        if info.name == name:
-            return info.type
-    return None

@@ -30,9 +30,9 @@ from hologram.dsl import ir
 from hologram.errors import KernelError
 from hologram.isa.dtypes import DType
 from hologram.isa.program import Program
-from hologram.kernels._fuse import _funcs
+from hologram.kernels._fuse import funcs_ir
 from hologram.onnx.ops._elementwise import LOWERINGS
-from hologram.onnx.ops.op_fused_elementwise import _StepView, _Typed
+from hologram.onnx.ops.op_fused_elementwise import StepView, TypedElem
 from hologram.onnx.registry import lookup
 
 FULL = 0
@@ -69,7 +69,7 @@ def plan_steps(
     compute = None
     for step in steps:
         definition = LOWERINGS[lookup(step["op"], "", opset, ctx.where()).function]
-        view = _StepView(ctx, step["op"], step.get("attrs", {}), opset)
+        view = StepView(ctx, step["op"], step.get("attrs", {}), opset)
         arg_elems = [elems[a] for a in step["args"]]
         out_elem = definition.out(arg_elems)
         step_compute = definition.compute(arg_elems, out_elem)
@@ -78,7 +78,7 @@ def plan_steps(
         elif step_compute is not compute:
             raise ctx.error(f"fused steps compute in {compute} and {step_compute}")
         if definition.check is not None:
-            definition.check(view, [_Typed(e) for e in arg_elems])
+            definition.check(view, [TypedElem(e) for e in arg_elems])
         extra = [] if definition.scalars is None else list(definition.scalars(view))
         first_scalar = len(scalar_inputs)
         for value in extra:
@@ -190,7 +190,7 @@ def epilogue_kernel(
         "source": dict(_SOURCE),
         "params": params,
         "body": _body(name, steps, n_inputs, in_place),
-        "funcs": _funcs([onnx_epilogue_index, *(func for func, _ in steps)]),
+        "funcs": funcs_ir([onnx_epilogue_index, *(func for func, _ in steps)]),
     }
     return Kernel.from_ir(doc)
 

@@ -23,7 +23,7 @@ from hologram.ops._broadcast import broadcast_shapes
 _MISSING = object()
 
 
-class _StepView:
+class StepView:
     """What an elementwise definition's `scalars` and `check` read of one fused step."""
 
     def __init__(self, ctx: OpContext, op_type: str, attrs: dict[str, Any], opset: int) -> None:
@@ -67,7 +67,7 @@ def fused_elementwise(ctx: OpContext) -> None:
         # The definition registered for the model's opset, as the fusion pass chose it (an op
         # whose semantics changed between opsets has one definition per range).
         definition = LOWERINGS[lookup(step["op"], "", opset, ctx.where()).function]
-        view = _StepView(ctx, step["op"], step.get("attrs", {}), opset)
+        view = StepView(ctx, step["op"], step.get("attrs", {}), opset)
         arg_elems = [elems[a] for a in step["args"]]
         out_elem = definition.out(arg_elems)
         step_compute = definition.compute(arg_elems, out_elem)
@@ -76,7 +76,7 @@ def fused_elementwise(ctx: OpContext) -> None:
         elif step_compute is not compute:
             raise ctx.error(f"fused steps compute in {compute} and {step_compute}")
         if definition.check is not None:
-            definition.check(view, [_Typed(e) for e in arg_elems])
+            definition.check(view, [TypedElem(e) for e in arg_elems])
         extra = [] if definition.scalars is None else list(definition.scalars(view))
         scalars = []
         for value in extra:
@@ -104,7 +104,7 @@ def fused_elementwise(ctx: OpContext) -> None:
     )
 
 
-class _Typed:
+class TypedElem:
     """An element type standing in for a TensorRef in a definition's `check`."""
 
     def __init__(self, elem: int) -> None:
