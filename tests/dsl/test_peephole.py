@@ -85,3 +85,35 @@ def test_simplify_leaves_a_copy_used_outside_its_block() -> None:
     program = b.build()
     code = simplify(list(program.instructions), list(program.registers), list(program.params))
     assert sum(inst.dst == r for inst in code) == 2  # both writes of the variable survive
+
+
+@hg.func
+def mode_limit(mode):
+    if mode == 0:
+        return hg.uint32(1)
+    else:
+        return hg.uint32(4)
+
+
+@hg.kernel
+def branchy(x: hg.Array, out: hg.Array, n: hg.uint32, mode: hg.Const[int] = 0):
+    i = hg.uint32(hg.global_id())
+    if i < n:
+        if hg.uint32(2) < mode_limit(mode):
+            out[i] = x[i] * 2.0
+        else:
+            out[i] = x[i] + 1.0
+
+
+@pytest.mark.parametrize("mode", [0, 1])
+def test_branches_on_inlined_constants_keep_only_the_branch_taken(mode: int) -> None:
+    rng = np.random.default_rng()
+    n = 200
+    x = rng.standard_normal(n).astype(np.float32)
+    program = branchy.specialize(x="f32", out="f32", mode=mode)
+    ops = [inst.op for inst in program.instructions]
+    assert ops.count(Op.IF) == 1 and Op.ELSE not in ops  # only the lane guard is left
+    assert (Op.MUL in ops) == (mode == 1) and (Op.ADD in ops) == (mode == 0)
+    out = np.zeros(n, np.float32)
+    Executor("reference").launch(program, hg.blocks(n, 64), 64, args=[x, out, n])
+    np.testing.assert_array_equal(out, x * 2.0 if mode == 1 else x + 1.0)

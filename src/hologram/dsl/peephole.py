@@ -13,6 +13,9 @@ every remaining instruction reads:
   is a scalar parameter or a register written once at the top level before it: the uses read `x`.
 - An arithmetic, logic, compare, conversion or special-register instruction whose result nobody
   reads is dropped (loads stay: they may fault; atomics and reductions stay).
+- An `if` on an integer compare of two constants (immediates, or registers whose one def is a
+  `mov` of an immediate in an enclosing block: what inlined funcs return for a `Const` case)
+  keeps only the branch that runs.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 
+from hologram.dsl.fold import CMP
 from hologram.isa.dtypes import DType
 from hologram.isa.opcodes import Op
-from hologram.isa.program import Arg, Instruction, Operand, Param, ParamKind, Pred, Reg
+from hologram.isa.program import Arg, Imm, Instruction, Operand, Param, ParamKind, Pred, Reg
 
 _OPEN = (Op.IF, Op.LOOP)
 _CLOSE = (Op.ENDIF, Op.ENDLOOP)
@@ -39,6 +43,7 @@ def simplify(
         changed = _fold_round_trips(code, registers, params)
         changed |= _forward_results(code)
         changed |= _propagate_copies(code, params)
+        changed |= _fold_constant_branches(code)
         changed |= _remove_dead(code)
         if not changed:
             break
@@ -171,6 +176,42 @@ def _propagate_one(code: list[Instruction], params: list[Param]) -> bool:
             code[use] = dataclasses.replace(user, srcs=srcs)
         del code[k]
         return True  # indices moved: recompute before the next rewrite
+    return False
+
+
+def _constant(code: list[Instruction], defs: dict, operand: Operand, at: int) -> int | None:
+    """The integer value `operand` has at instruction `at`, if it is a constant there."""
+    if isinstance(operand, Imm):
+        return operand.value if operand.dtype.is_int else None  # type: ignore[return-value]
+    sites = defs.get(operand, []) if isinstance(operand, Reg) else []
+    if len(sites) != 1 or sites[0] >= at or _block_end(code, sites[0]) < at:
+        return None
+    source = code[sites[0]]
+    if source.op is Op.MOV and isinstance(source.srcs[0], Imm):
+        return _constant(code, defs, source.srcs[0], at)
+    return None
+
+
+def _fold_constant_branches(code: list[Instruction]) -> bool:
+    defs, _ = _defs_and_uses(code)
+    for k, inst in enumerate(code):
+        if inst.op is not Op.IF or not isinstance(inst.srcs[0], Pred):
+            continue
+        sites = defs.get(inst.srcs[0], [])
+        if len(sites) != 1 or sites[0] >= k or _block_end(code, sites[0]) < k:
+            continue
+        test = code[sites[0]]
+        if test.op is not Op.SETP or test.dtype is None or not test.dtype.is_int:
+            continue
+        left, right = (_constant(code, defs, src, sites[0]) for src in test.srcs)
+        if left is None or right is None:
+            continue
+        taken = CMP[str(test.attr("cmp"))](left, right)
+        middle = _block_end(code, k)
+        end = _block_end(code, middle) if code[middle].op is Op.ELSE else middle
+        # Without an `else`, `middle == end` and the slice after it is empty.
+        code[k : end + 1] = code[k + 1 : middle] if taken else code[middle + 1 : end]
+        return True  # indices moved: the next round recomputes them
     return False
 
 
