@@ -202,12 +202,11 @@ def test_batched_matmul_matches_the_reference(backend, rng, strides, trans_b):
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_small_products_run_on_one_blas_thread() -> None:
+def test_small_products_run_on_one_blas_thread(rng: np.random.Generator) -> None:
     pytest.importorskip("numba", reason="the cpu backend needs Numba")
     threadpoolctl = pytest.importorskip("threadpoolctl", reason="BLAS thread control")
     from hologram.backends._cpu_intrinsics import SMALL_PRODUCT_FLOPS, _configured_threads
 
-    rng = np.random.default_rng()
     small = [rng.standard_normal((16, 16)).astype(np.float32) for _ in range(2)]
     out = hg.ops.matmul(*small, executor=hg.Executor("cpu"))
     np.testing.assert_allclose(out, small[0] @ small[1], rtol=1e-5, atol=1e-5)

@@ -12,10 +12,9 @@ from hologram.backends import get_backend
 from hologram.isa import Builder, LaunchConfig
 
 
-def test_one_new_program_from_many_threads() -> None:
+def test_one_new_program_from_many_threads(rng: np.random.Generator) -> None:
     pytest.importorskip("numba", reason="the cpu backend needs Numba")
     backend = get_backend("cpu")
-    rng = np.random.default_rng()
     b = Builder(f"threaded_cpu_{rng.integers(1 << 40)}")  # a name no earlier test compiled
     x = b.buffer("x", "f32")
     out = b.buffer("out", "f32", access="write")

@@ -36,8 +36,7 @@ def test_scalar_and_per_row_loads_leave_the_lane_loop():
     ("shape_a", "shape_b"),
     [((37, 300), (300,)), ((37, 300), (37, 1)), ((5, 7, 3), (7, 1)), ((9, 1, 4), (9, 6, 1))],
 )
-def test_two_d_launches_match_numpy(shape_a, shape_b):
-    rng = np.random.default_rng()
+def test_two_d_launches_match_numpy(shape_a, shape_b, rng: np.random.Generator):
     a = rng.standard_normal(shape_a).astype(np.float32)
     b = rng.standard_normal(shape_b).astype(np.float32)
     got = np.asarray(hops.sub(a, b))

@@ -106,8 +106,9 @@ def branchy(x: hg.Array, out: hg.Array, n: hg.uint32, mode: hg.Const[int] = 0):
 
 
 @pytest.mark.parametrize("mode", [0, 1])
-def test_branches_on_inlined_constants_keep_only_the_branch_taken(mode: int) -> None:
-    rng = np.random.default_rng()
+def test_branches_on_inlined_constants_keep_only_the_branch_taken(
+    mode: int, rng: np.random.Generator
+) -> None:
     n = 200
     x = rng.standard_normal(n).astype(np.float32)
     program = branchy.specialize(x="f32", out="f32", mode=mode)

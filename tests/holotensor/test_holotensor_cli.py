@@ -13,8 +13,7 @@ from hologram.holotensor.model_io import read_tensors, write_tensors
 runner = CliRunner()
 
 
-def test_encode_info_decode_verify(tmp_path) -> None:
-    rng = np.random.default_rng()
+def test_encode_info_decode_verify(tmp_path, rng: np.random.Generator) -> None:
     weights = {"layer.weight": (rng.standard_normal((32, 64)) * 0.1).astype(np.float32),
                "layer.bias": np.zeros(32, np.float32), "steps": np.arange(4)}  # fmt: skip
     source, packed = tmp_path / "m.safetensors", tmp_path / "m.htns"
@@ -47,11 +46,11 @@ def test_encode_info_decode_verify(tmp_path) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
 
 
-def test_encode_reads_npy_and_onnx_initializers(tmp_path) -> None:
+def test_encode_reads_npy_and_onnx_initializers(tmp_path, rng: np.random.Generator) -> None:
     import onnx
     from onnx import helper, numpy_helper
 
-    w = np.random.default_rng().standard_normal((16, 32)).astype(np.float32)
+    w = rng.standard_normal((16, 32)).astype(np.float32)
     np.save(tmp_path / "w.npy", w)
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "w"], ["y"])], "g",

@@ -38,8 +38,9 @@ def decode_prefixes(encoded) -> list[tuple[np.ndarray, float]]:
 
 
 @pytest.mark.parametrize("encoding", ["spectral", "random_projection", "low_rank"])
-def test_transform_encodings_are_exact_and_rise_monotonically(encoding: str) -> None:
-    rng = np.random.default_rng()
+def test_transform_encodings_are_exact_and_rise_monotonically(
+    encoding: str, rng: np.random.Generator
+) -> None:
     field = smooth(rng)
     encoded = HoloTensorEncoder(encoding).with_fragments(8).with_seed(7).encode(field)
     results = decode_prefixes(encoded)
@@ -53,8 +54,7 @@ def test_transform_encodings_are_exact_and_rise_monotonically(encoding: str) -> 
         assert errors[3] < 0.05
 
 
-def test_any_subset_decodes_with_an_exact_error_estimate() -> None:
-    rng = np.random.default_rng()
+def test_any_subset_decodes_with_an_exact_error_estimate(rng: np.random.Generator) -> None:
     field = smooth(rng)
     for encoding in ("spectral", "low_rank", "random_projection"):
         encoded = HoloTensorEncoder(encoding).with_fragments(6).encode(field)
@@ -62,15 +62,16 @@ def test_any_subset_decodes_with_an_exact_error_estimate() -> None:
         for index in rng.permutation(6)[:3]:
             decoder.add_fragment(encoded.fragments[index])
         measured = relative_error(field, decoder.reconstruct())
-        # Exact for the orthogonal encodings; an upper bound for projections of padded blocks.
-        assert (
-            measured - 1e-4 <= decoder.error() <= measured + (0.02 if encoding[0] == "r" else 1e-4)
-        )
+        if encoding == "random_projection":
+            # An upper bound: the padding of the last block (128 of 2048 values here) holds
+            # part of the residual, about its share of the values.
+            assert measured - 1e-4 <= decoder.error() <= measured * 1.15 + 1e-4
+        else:
+            assert decoder.error() == pytest.approx(measured, abs=1e-4)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16, np.float32, np.float64])
-def test_bitplane_is_lossless_for_every_float_dtype(dtype) -> None:
-    rng = np.random.default_rng()
+def test_bitplane_is_lossless_for_every_float_dtype(dtype, rng: np.random.Generator) -> None:
     w = (rng.standard_t(4, (33, 70)) * 0.02).astype(dtype)
     w.ravel()[:4] = np.array([np.nan, np.inf, -np.inf, -0.0]).astype(dtype)
     encoded = HoloTensorEncoder("bitplane").encode(w)
@@ -78,8 +79,7 @@ def test_bitplane_is_lossless_for_every_float_dtype(dtype) -> None:
     assert full.dtype == w.dtype and full.tobytes() == w.tobytes()
 
 
-def test_bitplane_stages_pay_where_they_should() -> None:
-    rng = np.random.default_rng()
+def test_bitplane_stages_pay_where_they_should(rng: np.random.Generator) -> None:
     # Position-embedding-like: a concentrated spectrum plus a little noise.
     low = rng.standard_normal((256, 6)) @ rng.standard_normal((6, 192))
     concentrated = (low + 0.05 * rng.standard_normal((256, 192))).astype(np.float32)

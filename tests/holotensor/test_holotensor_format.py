@@ -42,8 +42,7 @@ def problems_of(data: bytes) -> list[str]:
         return [str(exc)]
 
 
-def test_round_trip_files_and_progressive_reads(tmp_path) -> None:
-    rng = np.random.default_rng()
+def test_round_trip_files_and_progressive_reads(tmp_path, rng: np.random.Generator) -> None:
     w = (rng.standard_normal((64, 128)) * 0.05).astype(np.float32)
     path = tmp_path / "w.htns"
     headers = encode_to_file(w, path)
@@ -56,17 +55,18 @@ def test_round_trip_files_and_progressive_reads(tmp_path) -> None:
     assert read_holotensor(path).header == headers[""]
 
 
-def test_every_single_bit_flip_is_detected() -> None:
-    data, _ = sample(np.random.default_rng())
-    rng = np.random.default_rng()
+def test_every_single_bit_flip_is_detected(rng: np.random.Generator) -> None:
+    data, _ = sample(rng)
     for offset in range(len(data)):
         flipped = bytearray(data)
         flipped[offset] ^= 1 << int(rng.integers(8))
         assert problems_of(bytes(flipped)), f"flip at byte {offset} went unnoticed"
 
 
-def test_every_truncation_is_detected_and_leading_fragments_survive() -> None:
-    data, w = sample(np.random.default_rng())
+def test_every_truncation_is_detected_and_leading_fragments_survive(
+    rng: np.random.Generator,
+) -> None:
+    data, w = sample(rng)
     for length in range(len(data)):
         assert problems_of(data[:length]), f"cut at {length} went unnoticed"
     with HoloTensorFile(data) as file:
@@ -93,8 +93,8 @@ def rewrite_index(data: bytes, change) -> bytes:
     return bytes(out)
 
 
-def test_reordered_fragments_are_detected() -> None:
-    data, _ = sample(np.random.default_rng())
+def test_reordered_fragments_are_detected(rng: np.random.Generator) -> None:
+    data, _ = sample(rng)
 
     def swap_payloads(entries):  # entries point at each other's bytes
         entries[1][0], entries[2][0] = entries[2][0], entries[1][0]
@@ -112,8 +112,9 @@ def test_reordered_fragments_are_detected() -> None:
         assert result.problems and result.fragments == [0]
 
 
-def test_missing_fragments_are_reported_and_the_quality_reached_is_known() -> None:
-    rng = np.random.default_rng()
+def test_missing_fragments_are_reported_and_the_quality_reached_is_known(
+    rng: np.random.Generator,
+) -> None:
     w = (rng.standard_normal((16, 64)) * 0.1).astype(np.float32)
     encoded = HoloTensorEncoder("bitplane").with_fragments(5).encode(w)
     partial = EncodedTensor(encoded.header, encoded.fragments[:2] + encoded.fragments[3:])
@@ -123,8 +124,8 @@ def test_missing_fragments_are_reported_and_the_quality_reached_is_known() -> No
     assert result.quality == pytest.approx(encoded.header.quality.quality(2))
 
 
-def test_redundant_copies_recover_a_corrupt_essential_fragment() -> None:
-    data, w = sample(np.random.default_rng(), redundancy=2)
+def test_redundant_copies_recover_a_corrupt_essential_fragment(rng: np.random.Generator) -> None:
+    data, w = sample(rng, redundancy=2)
     with HoloTensorFile(data) as file:
         first, copy = file.layout.copies(0, 0)
     broken = bytearray(data)

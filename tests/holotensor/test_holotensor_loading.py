@@ -108,11 +108,12 @@ def test_hot_reload_refines_a_running_model(trained_mlp, model_file) -> None:
 
 
 @pytest.mark.parametrize("backend", ["reference", "cpu", "cuda"])
-def test_reconstruction_kernels_match_the_numpy_decoder(backend: str) -> None:
+def test_reconstruction_kernels_match_the_numpy_decoder(
+    backend: str, rng: np.random.Generator
+) -> None:
     ok, reason = availability(backend)
     if not ok:
         pytest.skip(f"backend {backend!r} is not available: {reason}")
-    rng = np.random.default_rng()
     w = (rng.standard_normal((40, 72)) * 0.1).astype(np.float32)
     ex = hg.Executor(backend)
     cases = [("bitplane", {"rotation": None, "low_rank": None}, 0.0),
