@@ -4,8 +4,11 @@ ConvInteger, QLinearConv and DeformConv.
     cols[g, (c, kd, kh, kw), (n, od, oh, ow)] = x[n, g * cg + c, od * sd - pd + kd * dd, ...]
     y[n, g * kg + k, p] = sum_r w[g * kg + k, r] * cols[g, r, (n, p)]     (+ bias, epilogue)
 
-The patch matrix is written by `onnx_im2col`; a 1x1 convolution at stride 1 without padding
-skips it, as the input is its own patch matrix. One group of several images (the common
+The patch matrix is written by `onnx_im2col`, or for 1-D and 2-D windows of an input already
+in the compute type by `onnx_im2col_padded` from a padded copy made once (`_conv_padded.py`);
+a 1x1 convolution at stride 1 without padding skips it, as the input is its own patch matrix.
+Depthwise 3x3 convolutions (one input channel per group) run `onnx_conv_depthwise3`, with
+their epilogue fused. One group of several images (the common
 case) runs a chunk of images at a time: the chunk's patch matrix (rows, images x P), one
 large product by the weights (K, images x P), and the epilogue putting the images first;
 chunks of about CHUNK_ELEMENTS keep the patch matrix in cache from its writing to its
@@ -43,6 +46,14 @@ from hologram.onnx.ops._conv_kernels import (
     onnx_conv_epilogue,
     onnx_conv_weights,
     onnx_im2col,
+)
+from hologram.onnx.ops._conv_padded import (
+    Padded,
+    depthwise3,
+    depthwise3_applies,
+    flat_window,
+    pad_input,
+    padded_patch_matrix,
 )
 from hologram.onnx.ops._nn_geometry import AXES, Window
 from hologram.onnx.ops._nn_kernels import BLOCK, fill, launch_matmul
@@ -139,13 +150,20 @@ def patch_matrix(
     zero: TensorRef | None = None,
     cols: TensorRef | None = None,
     first: int = 0,
+    padded: Padded | None = None,
 ) -> TensorRef:
     """The patch matrix of `x` in element type `elem`, less `zero[0]` when given: of all its
-    images, or (into `cols`, rows first) of `shape.images` images from image `first` on."""
+    images, or (into `cols`, rows first) of `shape.images` images from image `first` on;
+    read from `padded` (`x` padded, see `pad_for`) when given."""
     win = shape.window
     rows_first = cols is not None
     if cols is None:
         cols = ctx.scratch((shape.groups * shape.rows, shape.images * win.out_size), elem)
+    if padded is not None:
+        strides = shape.geometry(rows_first)[-3:]
+        counts = (shape.groups, shape.cg, shape.images, shape.channels)
+        padded_patch_matrix(ctx, padded, cols, win, counts, tuple(strides), first)  # type: ignore[arg-type]
+        return cols
     chunk, chunks = _row_chunks(win)
     lanes = shape.groups * shape.rows * shape.images * _planes(win) * chunks
     table = [*shape.geometry(rows_first), chunks, chunk, first]
@@ -156,6 +174,16 @@ def patch_matrix(
     args = [x, cols, zero, lanes, geo, shift]
     ctx.launch(onnx_im2col, hg.blocks(lanes, BLOCK), BLOCK, args)
     return cols
+
+
+def pad_for(
+    ctx: OpContext, x: TensorRef, shape: ConvShape, compute: int, zero: TensorRef | None
+) -> Padded | None:
+    """`x` padded for `onnx_im2col_padded` when that kernel serves the convolution (1-D and
+    2-D windows of an input already in the compute type, no zero point), else None."""
+    if not flat_window(shape.window) or x.elem != compute or zero is not None:
+        return None
+    return pad_input(ctx, x, shape.images, shape.channels, shape.window)
 
 
 def compute_weights(
@@ -211,8 +239,14 @@ def convolve(
         _epilogue(ctx, acc, out, shape, requantize, (shape.filters * p, p), bias, post)
         return
     floats = compute in (types.FLOAT, types.DOUBLE)
+    plain = cols is None and floats and x_zero is None and requantize is None
+    if plain and x.elem == out.elem == compute and depthwise3_applies(win, shape.cg):
+        padded = pad_input(ctx, x, shape.images, shape.channels, win)
+        counts = (shape.images, shape.filters, shape.channels)
+        depthwise3(ctx, padded, weights, bias, out, counts, win, _post_args(post))
+        return
     few_channels = shape.cg * shape.kg <= DIRECT_MAX_CHANNELS
-    if cols is None and floats and x_zero is None and requantize is None and few_channels:
+    if plain and few_channels:
         _direct(ctx, x, weights, out, shape, compute, bias, post)
         return
     pointwise = win.is_pointwise() and x.elem == compute and x_zero is None
@@ -223,7 +257,8 @@ def convolve(
         if pointwise and not shape.group_major:
             cols = x
         else:
-            cols = patch_matrix(ctx, x, shape, compute, x_zero)
+            padded = pad_for(ctx, x, shape, compute, x_zero)
+            cols = patch_matrix(ctx, x, shape, compute, x_zero, padded=padded)
     straight = out.elem == compute and not shape.group_major and requantize is None
     acc = out if straight else ctx.scratch((shape.images * shape.filters * p,), compute)
     kg, rows, images, groups = shape.kg, shape.rows, shape.images, shape.groups
@@ -265,9 +300,10 @@ def _chunked(
     most = -(-shape.images // count)
     cols = ctx.scratch((rows, most * p), compute)
     acc = ctx.scratch((filters, most * p), compute)
+    padded = pad_for(ctx, x, shape, compute, x_zero)
     for first in range(0, shape.images, most):
         part = shape.of_images(min(most, shape.images - first))
-        patch_matrix(ctx, x, part, compute, x_zero, cols, first)
+        patch_matrix(ctx, x, part, compute, x_zero, cols, first, padded)
         launch_matmul(ctx, weights, cols, acc, filters, part.images * p, rows)
         acc_strides = (p, part.images * p)
         _epilogue(ctx, acc, out, part, requantize, acc_strides, bias, post, first)
@@ -299,6 +335,10 @@ def _direct(
         p = win.out_size
         zeros = _zeros(ctx, shape.filters, compute)
         _epilogue(ctx, acc, out, shape, None, (shape.filters * p, p), zeros, post)
+
+
+def _post_args(post: PostOps) -> tuple[int, float, float, TensorRef | None]:
+    return post.act, post.low, post.high, post.residual
 
 
 def _zeros(ctx: OpContext, count: int, elem: int) -> TensorRef:
