@@ -221,3 +221,25 @@ def test_small_products_run_on_one_blas_thread(rng: np.random.Generator) -> None
     np.testing.assert_allclose(out, large[0] @ large[1], rtol=1e-3, atol=1e-2)
     pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
     assert all(pool["num_threads"] == _configured_threads() for pool in pools)
+
+
+def test_only_products_on_several_blas_threads_quiet_the_kernels(rng: np.random.Generator) -> None:
+    pytest.importorskip("numba", reason="the cpu backend needs Numba")
+    pytest.importorskip("threadpoolctl", reason="BLAS thread control")
+    from hologram.backends._cpu_intrinsics import SMALL_PRODUCT_FLOPS, _configured_threads
+
+    executor = hg.Executor("cpu")
+    backend = executor.backend
+    backend._intrinsic_finished = float("-inf")
+    small = [rng.standard_normal((16, 16)).astype(np.float32) for _ in range(2)]
+    np.testing.assert_allclose(
+        hg.ops.matmul(*small, executor=executor), small[0] @ small[1], rtol=1e-5, atol=1e-5
+    )
+    assert backend._intrinsic_finished == float("-inf")
+    if _configured_threads() < 2:
+        return
+    side = int(round((SMALL_PRODUCT_FLOPS / 2) ** (1 / 3))) + 8
+    large = [rng.standard_normal((side, side)).astype(np.float32) for _ in range(2)]
+    out = hg.ops.matmul(*large, executor=executor)
+    np.testing.assert_allclose(out, large[0] @ large[1], rtol=1e-3, atol=1e-2)
+    assert backend._intrinsic_finished > float("-inf")

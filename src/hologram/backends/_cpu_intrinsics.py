@@ -49,6 +49,11 @@ class _BlasThreads:
             self._controllers = list(found)
         return self._controllers
 
+    @property
+    def current(self) -> int:
+        """The thread count the last product asked for (0 before the first)."""
+        return self._current
+
     def use(self, flops: int) -> None:
         """Size the pool for a product of `flops` operations."""
         wanted = 1 if flops < SMALL_PRODUCT_FLOPS else _configured_threads()

@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hologram.backends._cpu_intrinsics import blas_threads
 from hologram.backends.base import HostBackend
 from hologram.codegen.numba_exprs import NARROW_FLOATS, memory_dtype, register_dtype
 from hologram.codegen.numba_source import PARALLEL_ENTRY, NumbaSource, render_numba
@@ -57,9 +58,10 @@ finds it busy runs on its own thread instead."""
 _COMPILE_LOCK = threading.RLock()
 """Held while a kernel module is written, imported and compiled."""
 BLAS_QUIET_SECONDS = 0.2
-"""After an intrinsic (BLAS) launch, kernels run on one thread for this long: BLAS worker
-threads keep spinning after a call, and a parallel kernel competing with them for the cores
-ran 20-50x slower than on one thread (and slowed the next BLAS call too)."""
+"""After an intrinsic (BLAS) launch on several BLAS threads, kernels run on one thread for
+this long: BLAS worker threads keep spinning after a call, and a parallel kernel competing with
+them for the cores ran 20-50x slower than on one thread (and slowed the next BLAS call too).
+A product on one BLAS thread leaves no workers spinning and starts no quiet time."""
 SOURCE_EPOCH = 10**9
 """Generated sources get modification times in [1e9, 2e9) seconds, chosen by their text."""
 
@@ -210,7 +212,7 @@ class CpuBackend(HostBackend):
             try:
                 kernel.run(args)
             finally:
-                self._intrinsic_finished = perf_counter()
+                self._blas_finished()
             return
         bound = bind_args(program, args)
         entry = kernel.entry if all(_aligned(arg) for arg in bound) else None
@@ -318,7 +320,7 @@ class CpuBackend(HostBackend):
             try:
                 run(args)
             finally:
-                self._intrinsic_finished = perf_counter()
+                self._blas_finished()
 
         return launch
 
@@ -376,6 +378,11 @@ class CpuBackend(HostBackend):
         timing.seconds_per_lane = measured if known is None else min(known, measured)
         timing.serial_runs += 1
         return status
+
+    def _blas_finished(self) -> None:
+        # Only a product that ran on several BLAS threads leaves workers spinning on the cores.
+        if blas_threads.current > 1:
+            self._intrinsic_finished = perf_counter()
 
     def _wants_parallel(self, kernel: NativeKernel, blocks: int, lanes: int) -> bool:
         timing = kernel.timing
