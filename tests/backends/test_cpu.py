@@ -188,7 +188,7 @@ def test_fma_rounds_once_and_min_max_propagate_nan(backend, reference):
     assert np.isnan(residual[1:, 1:]).all()
 
 
-def test_vectorised_exp_sigmoid_tanh_are_within_one_ulp(backend, rng):
+def test_vectorised_exp_sigmoid_tanh_are_within_their_ulp_bounds(backend, rng):
     b = Builder("exp_sigmoid_tanh")
     x = b.buffer("x", "f32")
     y = b.buffer("y", "f32", access="write")
@@ -209,8 +209,9 @@ def test_vectorised_exp_sigmoid_tanh_are_within_one_ulp(backend, rng):
         want = exact.astype(np.float32)
     assert np.array_equal(np.isnan(ys), np.isnan(want))
     finite = ~np.isnan(want)
-    ulps = np.abs(ys.view(np.int32)[finite].astype(np.int64) - want.view(np.int32)[finite])
-    assert ulps.max() <= 1
+    ulps = float32_ulps(ys, np.where(finite, want, ys)).reshape(3, -1)
+    # exp, sigmoid, tanh: the bounds measured over the whole float32 range (test_cpu_math.py).
+    assert np.all(ulps.max(axis=1) <= [1, 2, 1])
 
 
 def float32_ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
