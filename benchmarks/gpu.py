@@ -10,11 +10,14 @@ Every time is the median of `--repeats` samples taken with CUDA events after a w
   bytes read plus bytes written;
 - elementwise: `hologram.ops` add and gelu, and a fused chain written in the kernel language,
   on float32 arrays of `--mib` MiB each, as a fraction of the copy's bandwidth (target 0.85);
-- variants: the CUDA C that `ops.add` renders to, compiled as is and changed by hand
-  (`__restrict__` on its pointers, `__launch_bounds__` asking for more blocks per
-  multiprocessor, other block sizes), to see what the renderer and the launch could gain alone;
-- reduce: a grid-stride block-sum kernel and `hologram.ops` sum, max and mean (whole arrays and
-  rows), bytes read over time as a fraction of the copy's bandwidth (target 0.80);
+  "ops" rows time `Prepared.run` (the executor's launch path on the host included), "bound"
+  rows the same launches bound once (`backend.bind_launch`): the device's share alone;
+- variants: the CUDA C that `ops.add` renders to at 1, 2, 4 and 8 lockstep lanes per thread
+  (4 is what the renderer picks), and changed by hand (`__restrict__` on its pointers,
+  `__launch_bounds__`, other block sizes), to see what the renderer and the launch gain alone;
+- reduce: a grid-stride block-sum kernel and `hologram.ops` sum, max and mean (whole arrays,
+  rows, and columns: a leading axis over wide and narrow rows, a middle axis), bytes read over
+  time as a fraction of the copy's bandwidth (target 0.80), as "ops" and "bound" rows;
 - holotensor: the BitPlane reconstruction kernel (int16 codes and fp16 scales in, float32
   weights out) as a fraction of the copy's bandwidth, and `reconstruct_on` end to end (host
   unpacking, the copy in, the kernel) against the NumPy decoder, in weights made per second;
@@ -39,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +71,20 @@ def gpu_ms(call: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
         end.synchronize()
         samples.append(cupy.cuda.get_elapsed_time(start, end))
     return statistics.median(samples)
+
+
+def bound(ex: hologram.Executor, prepared: Any) -> Callable[[], None]:
+    """The launches of a prepared op, each bound once (`backend.bind_launch`), as one call."""
+    calls = []
+    for launch in prepared.launches:
+        natives = [a.native() if hasattr(a, "native") else a for a in launch.args]
+        calls.append(ex.backend.bind_launch(launch.program, launch.config, natives))
+
+    def run() -> None:
+        for call in calls:
+            call()
+
+    return run
 
 
 def table(title: str, header: list[str], rows: list[list[str]]) -> None:
@@ -142,8 +160,10 @@ def bench_elementwise(ex: hologram.Executor, mib: int, repeats: int, ceiling: fl
     cases: list[tuple[str, Callable[[], Any], int]] = []
     add = ops.prepare("add", x, y, out=out)
     cases.append(("ops.add", add.run, 3))
+    cases.append(("ops.add, bound", bound(ex, add), 3))
     gelu = ops.prepare("gelu", x, out=out)
     cases.append(("ops.gelu", gelu.run, 2))
+    cases.append(("ops.gelu, bound", bound(ex, gelu), 2))
     config = hologram.LaunchConfig(hg.blocks(n, 256), 256)
     program, args = fused_chain.program_for([x, y, out, n])
     launch = ex.backend.bind_launch(program, config, [a.native() if hasattr(a, "native") else a
@@ -197,16 +217,26 @@ def bench_reduce(ex: hologram.Executor, mib: int, repeats: int, ceiling: float) 
              ("ops.sum rows (4096, n/4096) axis -1", "sum", x.reshape(4096, -1), -1,
               want.reshape(4096, -1).sum(axis=-1)),
              ("ops.sum columns (n/4096, 4096) axis 0", "sum", x.reshape(-1, 4096), 0,
-              want.reshape(-1, 4096).sum(axis=0))]  # fmt: skip
+              want.reshape(-1, 4096).sum(axis=0)),
+             ("ops.max columns (n/4096, 4096) axis 0", "max", x.reshape(-1, 4096), 0,
+              want.reshape(-1, 4096).max(axis=0)),
+             ("ops.sum columns (n/32, 32) axis 0", "sum", x.reshape(-1, 32), 0,
+              want.reshape(-1, 32).sum(axis=0)),
+             ("ops.mean columns (n/8, 8) axis 0", "mean", x.reshape(-1, 8), 0,
+              want.reshape(-1, 8).mean(axis=0)),
+             ("ops.sum middle (64, n/65536, 1024) axis 1", "sum", x.reshape(64, -1, 1024), 1,
+              want.reshape(64, -1, 1024).sum(axis=1))]  # fmt: skip
     errors = []
     for name, kind, operand, axis, expected in cases:
         prepared = ops.prepare(kind, operand, axis=axis)
-        ms = gpu_ms(prepared.run, repeats)
         got = np.asarray(prepared().to_numpy(), np.float64)
         errors.append(float(np.max(np.abs(got - expected) / (np.abs(expected) + 1.0))))
-        gbs = n * 4 / ms / 1e6
-        rows.append([f"{name} ({len(prepared.launches)} launches)", f"{ms:.3f}", f"{gbs:.0f}",
-                     f"{gbs / ceiling:.2f}", f"{errors[-1]:.1e}"])  # fmt: skip
+        launches = f"{len(prepared.launches)} launches"
+        for how, call in (("ops", prepared.run), ("bound", bound(ex, prepared))):
+            ms = gpu_ms(call, repeats)
+            gbs = n * 4 / ms / 1e6
+            rows.append([f"{name} ({launches}, {how})", f"{ms:.3f}", f"{gbs:.0f}",
+                         f"{gbs / ceiling:.2f}", f"{errors[-1]:.1e}"])  # fmt: skip
     table(f"reductions, float32, {mib} MiB (block_sum abs error {error:.2e}; target 0.80)",
           ["kernel", "ms", "GB/s read", "of copy", "rel err"], rows)  # fmt: skip
 
@@ -226,30 +256,40 @@ def bench_variants(ex: hologram.Executor, mib: int, repeats: int, ceiling: float
     out = ex.allocate(n, "f32")
     launch = ops.prepare("add", x, y, out=out).launches[0]
     natives = [a.native() if hasattr(a, "native") else a for a in launch.args]
-    bound = ex.backend.bind_args(launch.program, ex.backend.check_args(launch.program, natives))
+    kernel_args = ex.backend.bind_args(
+        launch.program, ex.backend.check_args(launch.program, natives)
+    )
     source = render_cuda(launch.program)
+    sources = {k: render_cuda(launch.program, lanes_per_thread=k) for k in (1, 2, 4, 8)}
     head = re.search(r"__global__ void hg_kernel\(([^)]*)\)", source.text)
     assert head is not None
     restricted = source.text.replace(head.group(0), head.group(0).replace("* ", "* __restrict__ "))
     variants = [
-        ("as rendered, 256 lanes", source.text, 256),
-        ("__restrict__ pointers", restricted, 256),
-        ("__launch_bounds__(256, 8)", source.text.replace(
-            "__global__ void hg_kernel", "__global__ void __launch_bounds__(256, 8) hg_kernel"),
+        (f"as rendered ({source.lanes_per_thread} lanes a thread), 256 lanes", source, 256),
+        ("1 lane a thread", sources[1], 256),
+        ("2 lanes a thread", sources[2], 256),
+        ("8 lanes a thread", sources[8], 256),
+        ("__restrict__ pointers", replace(source, text=restricted), 256),
+        ("__launch_bounds__(256, 4)", replace(source, text=source.text.replace(
+            "__global__ void hg_kernel", "__global__ void __launch_bounds__(256, 4) hg_kernel")),
          256),
-        ("as rendered, 128 lanes", source.text, 128),
-        ("as rendered, 512 lanes", source.text, 512),
-        ("as rendered, 1024 lanes", source.text, 1024),
-        ("__restrict__, 512 lanes", restricted, 512),
+        ("as rendered, 128 lanes", source, 128),
+        ("as rendered, 512 lanes", source, 512),
+        ("1 lane a thread, 512 lanes", sources[1], 512),
     ]  # fmt: skip
     rows = []
     want = x.to_numpy() + y.to_numpy()
-    for name, text, lanes in variants:
-        function = cupy.RawModule(code=text, options=NVRTC_OPTIONS).get_function(source.entry)
-        grid = -(-n // lanes)
+    for name, variant, lanes in variants:
+        text = variant.text
+        function = cupy.RawModule(code=text, options=NVRTC_OPTIONS).get_function(variant.entry)
+        # A lockstep kernel runs `k` lanes a thread over a quarter (k = 4) of the blocks.
+        blocks, k = -(-n // lanes), variant.lanes_per_thread
+        grid = -(-blocks // k)
+        args = (*kernel_args, np.uint32(blocks)) if k > 1 else kernel_args
 
-        def call(function: Any = function, grid: int = grid, lanes: int = lanes) -> None:
-            function((grid,), (lanes,), bound, shared_mem=source.shared_bytes)
+        def call(function: Any = function, grid: int = grid, lanes: int = lanes,
+                 args: tuple = args) -> None:  # fmt: skip
+            function((grid,), (lanes,), args, shared_mem=source.shared_bytes)
 
         ms = gpu_ms(call, repeats)
         out.fill(0)

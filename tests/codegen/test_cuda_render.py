@@ -84,5 +84,15 @@ def test_generated_cuda_compiles_with_nvcc(group: str, tmp_path: Path) -> None:
         _compile_batch(f"{group}_{start}", programs[start : start + BATCH], tmp_path)
 
 
+def test_loops_unrolled_by_hand_are_not_unrolled_again() -> None:
+    from hologram.isa import DType
+    from hologram.ops.reduce import column_reduce_program
+
+    f32 = DType.F32
+    # The fold's loop of eight loads is left as written; its tail loop of one load is not.
+    text = render_cuda(column_reduce_program("sum", f32, f32, f32)).text
+    assert text.count("#pragma unroll 1") == 1 and text.count("for (;;)") == 2
+
+
 def test_prelude_is_guarded_so_sources_concatenate() -> None:
     assert PRELUDE.strip().startswith("#ifndef") and PRELUDE.strip().endswith("#endif")

@@ -12,6 +12,11 @@ typed view (`view`) a 1-D `cupy.ndarray` of the dtype over it, which exchanges w
 PyTorch and anything that speaks `__cuda_array_interface__` or DLPack without a copy. Work runs
 on CuPy's current stream; `synchronize` waits for it.
 
+Programs whose lanes need nothing of their block render with several ISA lanes per CUDA
+thread (`codegen/cuda.py`, lockstep lanes): such a launch runs on as few CUDA blocks as still
+fill every multiprocessor of the GPU (never fewer than the blocks over the lanes per thread),
+so that each thread keeps several loads in flight.
+
 Intrinsic programs (MATMUL, CONV2D) run on cuBLAS (`backends/_cuda_intrinsics.py`).
 
 Compiling is thread-safe: one lock serialises compiling and caching (a program asked for from
@@ -31,6 +36,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -267,7 +273,9 @@ class CudaBackend(Backend):
         if isinstance(kernel, IntrinsicKernel):
             return lambda: self._launch(kernel, program, config, checked)
         function = self._function(kernel, config)
-        return _BoundLaunch(function, config, self.bind_args(program, checked), kernel, checked)
+        grid, extra = self._grid(kernel, config)
+        bound = (*self.bind_args(program, checked), *extra)
+        return _BoundLaunch(function, grid, config.block, bound, kernel, checked)
 
     def _function(self, kernel: CudaKernel, config: LaunchConfig) -> Any:
         if config.lanes_per_block <= kernel.max_lanes:
@@ -284,7 +292,24 @@ class CudaBackend(Backend):
 
     def _run(self, kernel: CudaKernel, config: LaunchConfig, bound: tuple) -> None:
         function = self._function(kernel, config)
-        function(config.grid, config.block, bound, shared_mem=kernel.source.shared_bytes)
+        grid, extra = self._grid(kernel, config)
+        function(grid, config.block, (*bound, *extra), shared_mem=kernel.source.shared_bytes)
+
+    def _grid(self, kernel: CudaKernel, config: LaunchConfig) -> tuple[tuple[int, ...], tuple]:
+        """The CUDA grid of a launch of `config`, and the arguments the kernel takes past the
+        program's: a lockstep kernel gets the ISA grid's blocks along x (`hg_grid`)."""
+        lanes = kernel.source.lanes_per_thread
+        if lanes == 1:
+            return config.grid, ()
+        gx, gy, gz = config.grid
+        fill = -(-self._resident_lanes // (config.lanes_per_block * gy * gz))
+        return (max(-(-gx // lanes), min(gx, fill)), gy, gz), (np.uint32(gx),)
+
+    @cached_property
+    def _resident_lanes(self) -> int:
+        """The threads the GPU runs at once: its multiprocessors times threads on each."""
+        attributes = self._cupy.cuda.Device().attributes
+        return int(attributes["MultiProcessorCount"] * attributes["MaxThreadsPerMultiProcessor"])
 
     def bind_args(self, program: Program, args: list) -> tuple:
         """Kernel arguments: device pointers for memory, NumPy scalars of the register type
@@ -304,10 +329,16 @@ class _BoundLaunch:
     __slots__ = ("block", "bound", "function", "grid", "keep", "shared")
 
     def __init__(
-        self, function: Any, config: LaunchConfig, bound: tuple, kernel: CudaKernel, keep: list
+        self,
+        function: Any,
+        grid: tuple[int, ...],
+        block: tuple[int, ...],
+        bound: tuple,
+        kernel: CudaKernel,
+        keep: list,
     ) -> None:
         self.function, self.bound, self.keep = function, bound, keep
-        self.grid, self.block, self.shared = config.grid, config.block, kernel.source.shared_bytes
+        self.grid, self.block, self.shared = grid, block, kernel.source.shared_bytes
 
     def __call__(self) -> None:
         self.function(self.grid, self.block, self.bound, shared_mem=self.shared)

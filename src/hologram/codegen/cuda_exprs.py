@@ -68,6 +68,12 @@ _SPECIAL = {
     "grid_dim": "gridDim.{a}",
     "global_id": "(blockIdx.{a} * blockDim.{a} + threadIdx.{a})",
 }
+_LANE_SPECIAL = {
+    "block_id": "hg_b{k}",
+    "grid_dim": "hg_grid",
+    "global_id": "(hg_b{k} * blockDim.x + threadIdx.x)",
+}
+"""Specials along x of lane `k` of a lockstep kernel (see `Operands`)."""
 
 
 def ctype(dtype: DType) -> str:
@@ -132,17 +138,24 @@ def param_name(program: Program, index: int) -> str:
 
 
 class Operands:
-    """Names operands and knows their dtypes."""
+    """Names operands and knows their dtypes.
 
-    def __init__(self, program: Program):
+    `lane`: in a kernel whose threads each run several ISA lanes in lockstep (`codegen/cuda`),
+    the lane these names belong to: its registers are suffixed `_<lane>`, and its block along
+    x is `hg_b<lane>` of `hg_grid` blocks rather than CUDA's own.
+    """
+
+    def __init__(self, program: Program, lane: int | None = None):
         self.program = program
+        self.lane = lane
+        self._suffix = "" if lane is None else f"_{lane}"
 
     def value(self, operand: Operand) -> str:
         """The C expression of a value operand."""
         if isinstance(operand, Reg):
-            return f"r{operand.index}"
+            return f"r{operand.index}{self._suffix}"
         if isinstance(operand, Pred):
-            return f"p{operand.index}"
+            return f"p{operand.index}{self._suffix}"
         if isinstance(operand, Imm):
             return literal(operand.value, operand.dtype)
         if isinstance(operand, Arg):
@@ -161,6 +174,12 @@ class Operands:
             return self.program.params[operand.index].dtype
         raise CompileError(f"operand {operand} has no dtype")
 
+    def special(self, name: str, axis: int) -> str:
+        """The C expression of special register `name` (`SREG`) along `axis`."""
+        if self.lane is not None and axis == 0 and name in _LANE_SPECIAL:
+            return _LANE_SPECIAL[name].format(k=self.lane)
+        return _SPECIAL[name].format(a="xyz"[axis])
+
 
 def value_expr(inst: Instruction, ops: Operands) -> str:
     """The value an instruction writes to its register (not memory, control or collectives)."""
@@ -175,8 +194,8 @@ def value_expr(inst: Instruction, ops: Operands) -> str:
     if op is Op.SEL:
         return f"({src[0]} ? {src[1]} : {src[2]})"
     if op is Op.SREG:
-        axis = "xyz"[int(inst.attr("axis"))]  # type: ignore[arg-type]
-        return f"((unsigned int){_SPECIAL[str(inst.attr('sreg'))].format(a=axis)})"
+        special = ops.special(str(inst.attr("sreg")), int(inst.attr("axis")))  # type: ignore[arg-type]
+        return f"((unsigned int){special})"
     if op in _GEOMETRY:
         return _GEOMETRY[op](inst, src)
     assert dtype is not None

@@ -20,8 +20,14 @@ On device backends (`not backend.is_host`), a run over contiguous rows (`inner =
 least `BLOCK_MIN_ROW` elements goes to `kernels/device/block_reduce.py` instead: one block of
 256 lanes per chunk of a row, adjacent lanes reading adjacent elements, combined with the
 ISA's block reductions; long rows over few rows are split into about `DEVICE_BLOCKS` chunks
-whose partial results a second block pass combines. The one-lane-per-row design reads a GPU's
-memory in scattered pieces and reached a few percent of its bandwidth.
+whose partial results a second block pass combines. A run over rows whose elements are
+`inner > 1` apart (a leading or middle axis) goes to `kernels/device/column_reduce.py`: one
+lane per column, adjacent lanes reading adjacent elements, each lane folding every
+`slices`-th row; when that leaves fewer than about `DEVICE_LANES` lanes, the rows are split
+into `slices` interleaved slices whose partial results further column passes combine. The
+one-lane-per-row design (and the CPU's `columns` mode, eight adjacent columns a lane) reads a
+GPU's memory in scattered pieces, from too few lanes, and reached a few percent of its
+bandwidth.
 """
 
 from __future__ import annotations
@@ -66,6 +72,13 @@ DEVICE_BLOCKS = 4096
 every multiprocessor of a large GPU, so that the last wave's imbalance costs little."""
 _DEVICE_MIN_CHUNK = 16 * BLOCK_LANES
 """A block's chunk is at least this long: 16 elements a lane, four rounds of four loads."""
+DEVICE_LANES = 1 << 18
+"""Split columns into row slices until about this many lanes share the work: the threads a
+large GPU runs at once (132 multiprocessors of 2,048); twice as many measured slower."""
+_DEVICE_MIN_ROWS = 32
+"""A lane of a column pass that splits rows folds at least this many."""
+_MIN_SLICES = 4
+"""Fewer slices than this are not worth a pass of their own."""
 
 
 @cache
@@ -97,6 +110,25 @@ def block_reduce_program(kind: str, in_dtype: DType, out_dtype: DType, acc_dtype
     Parameters: `x`, `out`, `r`, `chunk`, `chunks` (u32) and `count` (acc dtype, the divisor
     of mean). Launched as `outer * chunks` blocks; block `o * chunks + c` writes `out[o, c]`.
     """
+    return _device_program("device/block_reduce", kind, in_dtype, out_dtype, acc_dtype)
+
+
+@cache
+def column_reduce_program(
+    kind: str, in_dtype: DType, out_dtype: DType, acc_dtype: DType
+) -> Program:
+    """The `device/column_reduce` kernel for `kind` (sum, min, max, mean) and these dtypes.
+
+    Parameters: `x`, `out`, `n` (lanes: outer * slices * inner), `r`, `inner`, `slices` (u32)
+    and `count` (acc dtype, the divisor of mean); `out[o, s, i]` receives the reduction of
+    the rows `s, s + slices, ...` of column `(o, i)`.
+    """
+    return _device_program("device/column_reduce", kind, in_dtype, out_dtype, acc_dtype)
+
+
+def _device_program(
+    key: str, kind: str, in_dtype: DType, out_dtype: DType, acc_dtype: DType
+) -> Program:
     from hologram.kernels.reduce._fold import MAX, MEAN, MIN, SUM
 
     ops = {"sum": SUM, "min": MIN, "max": MAX, "mean": MEAN}
@@ -107,7 +139,7 @@ def block_reduce_program(kind: str, in_dtype: DType, out_dtype: DType, acc_dtype
         "acc": acc_dtype,
         "op": ops[kind],
     }
-    return kernels.load("device/block_reduce").specialize(signature)
+    return kernels.load(key).specialize(signature)
 
 
 def result_dtype(kind: str, dtype: DType) -> DType:
@@ -126,14 +158,18 @@ class _Pass:
     chunk: int
     block: bool = False
     """One block of `BLOCK_LANES` lanes per chunk (`block_reduce`; `inner` is 1)."""
+    column: bool = False
+    """A lane per column and interleaved slice of rows (`column_reduce`; `chunks` slices)."""
 
     @property
     def columns(self) -> bool:
         """Whether each lane reduces `COLUMNS` adjacent rows (the kernels' `columns` mode)."""
-        return self.inner >= COLUMNS
+        return self.inner >= COLUMNS and not self.column
 
     @property
     def lanes(self) -> int:
+        if self.column:
+            return self.outer * self.chunks * self.inner
         return self.outer * self.chunks * _groups(self.inner)
 
     @property
@@ -151,7 +187,7 @@ def _passes(
     shape: tuple[int, ...], axes: tuple[int, ...], device: bool = False
 ) -> list[tuple[_Pass, tuple[int, ...]]]:
     """The passes reducing `axes` of `shape`, each with the shape it leaves behind (`device`:
-    block passes for long contiguous rows)."""
+    block passes for long contiguous rows, column passes for the others)."""
     current = list(shape)
     runs = axis_runs(axes) or [(len(shape), len(shape) - 1)]  # no axes: a pass of r = 1
     plan = []
@@ -160,6 +196,10 @@ def _passes(
         if device and inner == 1 and r >= BLOCK_MIN_ROW:
             current[first : last + 1] = [1] * (last + 1 - first)
             plan += _block_passes(outer, r, tuple(current))
+            continue
+        if device and inner > 1:
+            current[first : last + 1] = [1] * (last + 1 - first)
+            plan += _column_passes(outer, r, inner, tuple(current))
             continue
         positions = outer * _groups(inner)
         chunks = 1
@@ -192,6 +232,21 @@ def _block_passes(
     ]
 
 
+def _column_passes(
+    outer: int, r: int, inner: int, shape: tuple[int, ...]
+) -> list[tuple[_Pass, tuple[int, ...]]]:
+    """Column passes reducing `r` rows `inner` elements apart: each splits the rows into as
+    many slices as fill about `DEVICE_LANES` lanes, until one pass can take whole columns."""
+    plan = []
+    while True:
+        slices = min(r // _DEVICE_MIN_ROWS, DEVICE_LANES // (outer * inner))
+        if slices < _MIN_SLICES:
+            plan.append((_Pass(outer, r, inner, 1, max(r, 1), column=True), shape))
+            return plan
+        plan.append((_Pass(outer, r, inner, slices, 0, column=True), (outer, slices, inner)))
+        r = slices
+
+
 def prepare_reduce(
     kind: str,
     x: Any,
@@ -204,7 +259,8 @@ def prepare_reduce(
 ) -> Prepared:
     """Plan the launches of a reduction (`kind`: sum, min, max or mean).
 
-    `blocks` picks the block passes for long contiguous rows (None: on device backends).
+    `blocks` picks the device passes, block passes for long contiguous rows and column
+    passes for the others (None: on device backends).
     """
     ex = resolve_executor([x], executor, kind)
     dtype = promote([x], kind, float_only=kind == "mean")
@@ -245,6 +301,11 @@ def _launch(
     kind: str, source: Operand, target: Operand, step: _Pass, acc_dtype: DType, count: int | None
 ) -> Launch:
     divide = count is not None
+    if step.column:
+        kind = "mean" if divide else kind
+        column = column_reduce_program(kind, source.dtype, target.dtype, acc_dtype)
+        args = (source.arg, target.arg, step.lanes, step.r, step.inner, step.chunks)
+        return lanes(column, step.lanes, (*args, 1 if count is None else count))
     if step.block:
         kind = "mean" if divide else kind
         block = block_reduce_program(kind, source.dtype, target.dtype, acc_dtype)

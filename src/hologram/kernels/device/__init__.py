@@ -1,3 +1,3 @@
-"""Kernels shaped for device backends: many lanes of a block sharing one piece of work through
-the ISA's block features, where the host kernels give each lane its own (used by
-`hologram.ops` when the backend is not the host)."""
+"""Kernels shaped for device backends (used by `hologram.ops` when the backend is not the
+host): adjacent lanes read adjacent elements and enough lanes or blocks share the work to fill
+a GPU, where the host kernels give each lane a long run of its own."""
