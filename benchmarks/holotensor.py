@@ -12,7 +12,10 @@ He-normal initialisation). Figures:
 - Spectral, RandomProjection and LowRankDistributed on the largest matrix, at the bytes of
   BitPlane's prefixes (they lose);
 - encode and decode MB/s (of float32 input) on the CPU, medians of `--repeats`, with NumPy's
-  int8 round-to-nearest measured in the same run as the reference point (ratio = ours / int8).
+  int8 round-to-nearest measured in the same run as the reference point (ratio = ours / int8);
+- a compiled `.holo` of the MLP: `Model.refine()` from quality 0.9 to lossless against a fresh
+  lossless `hologram.load` (decoded) of the same file, and a run of the HoloTensor model (which
+  takes the refine lock) against the same model stored raw; interleaved, medians of ratios.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -153,6 +157,71 @@ def main() -> None:
         print(f"| {label} | {mb / seconds:.1f} | {seconds / t_int8_enc:.1f} |")
     check = relative_error(w, decode_prefix(enc, 9))
     assert check == 0.0
+    refine_section(weights, x, args.repeats)
+
+
+def mlp_onnx(weights: dict[str, np.ndarray], batch: int) -> bytes:
+    """The MLP as an ONNX model (MatMul, Add, Relu per layer) for a fixed batch."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    layers, nodes, current = len(weights) // 2, [], "x"
+    for k in range(layers):
+        nodes += [helper.make_node("MatMul", [current, f"w{k}"], [f"m{k}"]),
+                  helper.make_node("Add", [f"m{k}", f"b{k}"], [f"a{k}"])]  # fmt: skip
+        current = f"a{k}"
+        if k < layers - 1:
+            nodes.append(helper.make_node("Relu", [current], [f"r{k}"]))
+            current = f"r{k}"
+    graph = helper.make_graph(
+        nodes, "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 64])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, [batch, 10])],
+        [numpy_helper.from_array(v, k) for k, v in weights.items()],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return model.SerializeToString()
+
+
+def refine_section(weights: dict[str, np.ndarray], x: np.ndarray, repeats: int) -> None:
+    """`Model.refine` against a fresh load, and the run lock's cost (see the docstring)."""
+    import hologram
+
+    batch = 64
+    folder = Path(tempfile.mkdtemp())
+    held, plain = folder / "held.holo", folder / "plain.holo"
+    hologram.compile(mlp_onnx(weights, batch), output=held, holotensor="bitplane")
+    hologram.compile(mlp_onnx(weights, batch), output=plain)
+    feed = {"x": x[:batch]}
+    refine, fresh = [], []
+    for _ in range(max(repeats, 5)):
+        draft = hologram.load(held, "cpu", quality=0.9)
+        draft.run(feed)  # decoded at 0.9 and its plan bound: what refine starts from
+        start = time.perf_counter()
+        draft.refine()
+        refine.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        hologram.load(held, "cpu").compiled  # noqa: B018 (decodes every fragment)
+        fresh.append(time.perf_counter() - start)
+        assert draft.quality.exact
+    ratios = [a / b for a, b in zip(refine, fresh, strict=True)]
+    print("\n| `.holo` MLP, cpu backend | median ms | ratio |\n| --- | --- | --- |")
+    print(f"| refine() from quality 0.9 to lossless | {1e3 * statistics.median(refine):.2f} "
+          f"| {statistics.median(ratios):.3f} |")  # fmt: skip
+    print(f"| fresh lossless load, decoded (peer) | {1e3 * statistics.median(fresh):.2f} | 1 |")
+
+    models = {"held": hologram.load(held, "cpu"), "plain": hologram.load(plain, "cpu")}
+    for model in models.values():
+        model.run(feed)
+    samples: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(20 * max(repeats, 5)):
+        for name, model in models.items():
+            start = time.perf_counter()
+            for _ in range(50):
+                model.run(feed)
+            samples[name].append(time.perf_counter() - start)
+    ratio = statistics.median(a / b for a, b in zip(samples["held"], samples["plain"], strict=True))
+    print(f"| run, HoloTensor model (refine lock) / raw model | "
+          f"{1e3 * statistics.median(samples['held']) / 50:.3f} | {ratio:.3f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -114,6 +114,11 @@ class UnsupportedOpError(ModelError):
     not implement; the message names the node, the op and the opset."""
 
 
+class RefineError(HologramError):
+    """`Model.refine` was asked of a model whose weights are not stored as HoloTensor
+    fragments (compile it with `holotensor="bitplane"`)."""
+
+
 class FeedError(HologramError):
     """The inputs given to `Model.run` do not match the model: a missing or unknown name, or a
     wrong dtype, rank or dimension. The message names the input."""

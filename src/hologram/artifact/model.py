@@ -368,15 +368,15 @@ def _load(
     section = field(weights_doc, "section", str, f"{where}.weights")
     payload = _section(container, section, KIND_WEIGHTS, f"{where}.weights")
     stored = read_weights(payload, f"{source}: section {section!r}")
-    held, reached = None, None
+    progressive = None
     if "holotensor" in manifest:
         doc = field(manifest, "holotensor", dict, where)
-        held, reached = decode_holotensor(container, doc, quality, fragments, f"{where}.holotensor")
+        progressive = decode_holotensor(container, doc, quality, fragments, f"{where}.holotensor")
     table = WeightTable(
         field(weights_doc, "tensors", list, f"{where}.weights"),
         stored,
         f"{where}.weights.tensors",
-        held,
+        progressive.arrays if progressive is not None else None,
     )
     graph = graph_from_json(field(manifest, "graph", dict, where), table, f"{where}.graph")
     plans = []
@@ -396,7 +396,10 @@ def _load(
                 f"(known: {', '.join(KNOWN_KINDS)}); a newer hologram may read it"
             )
     metadata = field(manifest, "metadata", dict, where)
-    return CompiledModel(graph, opsets, plans, metadata, weight_quality=reached)
+    reached = progressive.reached if progressive is not None else None
+    return CompiledModel(
+        graph, opsets, plans, metadata, weight_quality=reached, holotensor=progressive
+    )
 
 
 def read_kernels(container: Container, entries: list[Any], where: str) -> list[Program]:

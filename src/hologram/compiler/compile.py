@@ -35,6 +35,9 @@ class CompiledModel:
     weight_quality: Any = None
     """For a model read from a file with HoloTensor weights, what their decoding reached
     (`hologram.artifact.model_holo.WeightQuality`); None otherwise."""
+    holotensor: Any = None
+    """For such a model, the decoders its weights came from, which `Model.refine` continues
+    (`hologram.artifact.model_holo.ProgressiveWeights`); None otherwise."""
 
     @property
     def inputs(self) -> list[ValueInfo]:

@@ -96,3 +96,8 @@ class HoloTensorDecoder:
             values = self.encoding.decode(self.header, {i: self._payloads[i] for i in used})
             self._cache = (used, values)
         return self._cache[1].copy()
+
+    def release(self) -> None:
+        """Drop the reconstruction kept for the next `reconstruct` (its memory); the fragments
+        stay."""
+        self._cache = None

@@ -7,11 +7,16 @@ A run validates the feeds, looks up the plan for their shapes (made at compile t
 the first run with those shapes and cached), and replays it. A plan made for particular
 values of small runtime tensors (a shape fed as an input) carries guards; when one fails the
 model plans again for the new values.
+
+A model whose weights are HoloTensor fragments (`hologram.compile(..., holotensor=...)`) runs
+at the quality loaded so far; `Model.refine` reads further fragments and updates its weights
+in place, between runs.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +28,15 @@ from hologram.compiler.graph import Dim, ValueInfo
 from hologram.compiler.memory import plan_arena
 from hologram.compiler.plan import Plan
 from hologram.compiler.planner import Planner, flat_key
-from hologram.errors import FeedError
+from hologram.errors import FeedError, RefineError
 from hologram.runtime.executor import Executor
 from hologram.runtime.plan_runner import GuardFailed, PlanRunner
 
 if TYPE_CHECKING:
     from hologram.artifact.model import ModelFile
     from hologram.artifact.model_holo import WeightQuality
+    from hologram.holotensor.hot_reload import HotReloadController
+    from hologram.memory.buffer import Buffer
 
 MAX_PLANS = 32
 """Plans kept per model (one per input signature); the oldest is dropped beyond that."""
@@ -83,9 +90,19 @@ class Model:
         self._file: ModelFile | None = None
         if isinstance(compiled, CompiledModel):
             self._adopt(compiled)
+            progressive = compiled.holotensor is not None
         else:
             self._file = compiled
             self._graph_inputs, self._graph_outputs = compiled.inputs, compiled.outputs
+            progressive = "holotensor" in compiled.manifest
+        self._reload: HotReloadController | None = None
+        """For HoloTensor weights: runs hold its lock, and `refine` writes through it."""
+        self._refining = threading.Lock()
+        self._copies: dict[str, list[tuple[Buffer, np.ndarray]]] = {}
+        if progressive:
+            from hologram.holotensor.hot_reload import HotReloadController
+
+            self._reload = HotReloadController({}, self._write_weight)
 
     def _adopt(self, compiled: CompiledModel) -> None:
         self._compiled = compiled
@@ -121,9 +138,9 @@ class Model:
 
     @property
     def quality(self) -> WeightQuality | None:
-        """For a file with HoloTensor weights, the quality their decoding reached, per tensor
-        and overall (`.quality`, the lowest); None for a model whose weights are stored raw.
-        Asking decodes the file if no run has yet."""
+        """For a file with HoloTensor weights, the quality their decoding (and `refine`)
+        reached, per tensor and overall (`.quality`, norm-weighted; `.lowest`); None for a
+        model whose weights are stored raw. Asking decodes the file if no run has yet."""
         return self.compiled.weight_quality
 
     def __repr__(self) -> str:
@@ -138,6 +155,15 @@ class Model:
         """Run the model; its outputs by name (NumPy arrays, lists for sequences, None for
         empty optionals). `as_buffers=True` returns tensors as Buffers of the model's
         executor, so that they stay in its memory."""
+        reload = self._reload
+        if reload is None:
+            return self._run(feeds, as_buffers)
+        with reload.gate:  # held by a waiting `refine`: let it in first
+            pass
+        with reload.lock:  # `refine` never writes the weights in the middle of a run
+            return self._run(feeds, as_buffers)
+
+    def _run(self, feeds: dict[str, Any], as_buffers: bool) -> dict[str, Any]:
         quick = _quick_signature(feeds)
         seen = self._seen.get(quick) if quick is not None else None
         if seen is not None and not as_buffers:
@@ -240,6 +266,76 @@ class Model:
             return self._collect(binding["optional"], read, as_buffers)
         return None
 
+    # ------------------------------------------------------------ refining
+    def refine(self, quality: float | None = None, fragments: int | None = None) -> WeightQuality:
+        """Decode more of the HoloTensor weights and write them into the model in place;
+        what the weights reach now (the object `quality` returns).
+
+        Each tensor takes the fragments it has not read yet (at `load` or an earlier
+        `refine`) until it reaches `quality`, or has its first `fragments`; every fragment,
+        bit for bit the compiled weights, by default. A target reached already changes
+        nothing: refining never lowers the quality. Decoding goes on while the model runs
+        (from other threads); the weights then change all at once, between two runs, on
+        every backend (device copies of the weights included). Raises `RefineError` for a
+        model without HoloTensor weights, `ArtifactError` for a bad target or a fragment
+        that fails its checksum (the weights are then left as they were).
+        """
+        from hologram.artifact.model import check_targets
+
+        reload = self._reload
+        if reload is None:
+            raise RefineError(
+                f"{self.source or 'the model'}: its weights are not HoloTensor fragments, so "
+                "there is nothing to refine (compile it with holotensor='bitplane')"
+            )
+        check_targets(quality, fragments)
+        with self._refining:
+            with reload.writing():
+                self._load_file()
+            held = self.compiled.holotensor
+            reload.weights = held.arrays
+            changed = held.fetch(quality, fragments)
+            prepared = reload.prepare(changed)
+            with reload.writing():
+                self._copies = self._weight_copies(held.arrays)
+                try:
+                    reload.commit(prepared)
+                finally:
+                    self._copies = {}
+                # A plan made at run time may hold constants folded from the old weights.
+                made = {id(plan) for plan in self.compiled.plans}
+                for key in [k for k, plan in self._plans.items() if id(plan) not in made]:
+                    self._forget(key)
+                held.settle(changed)
+            return held.reached
+
+    def _weight_copies(
+        self, arrays: dict[str, np.ndarray]
+    ) -> dict[str, list[tuple[Buffer, np.ndarray]]]:
+        """The plans' constant buffers that hold a copy of a HoloTensor weight (every one on
+        a device; on the host, those not sharing the weight's memory), by weight name."""
+        # A plan constant made from a weight views it whole: they start at the same address.
+        names = {_address(array): name for name, array in arrays.items()}
+        copies: dict[str, list[tuple[Buffer, np.ndarray]]] = {}
+        for runner in self._runners.values():
+            plan = runner.plan
+            for tensor, buffer in runner.constant_buffers.items():
+                array = plan.constants[plan.tensors[tensor].const]
+                name = names.get(_address(array))
+                if name is None:
+                    continue
+                if runner.backend.is_host and np.may_share_memory(buffer.to_numpy(), array):
+                    continue
+                copies.setdefault(name, []).append((buffer, array))
+        return copies
+
+    def _write_weight(self, name: str, values: np.ndarray) -> None:
+        """The reload controller's `apply`: the weight in place, then the copies of it."""
+        array = self.compiled.holotensor.arrays[name]
+        np.copyto(array, values.reshape(array.shape))
+        for buffer, constant in self._copies.get(name, ()):
+            buffer.copy_from(constant)
+
     # ------------------------------------------------------------ feeds
     def _validate(self, feeds: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Check the feeds against the inputs; the stored arrays by flat key, and the types."""
@@ -325,6 +421,11 @@ class _Seen:
     plan: Plan
     converted: tuple[tuple[str, int | None], ...]
     outputs: tuple[tuple[str, int], ...]
+
+
+def _address(array: np.ndarray) -> int:
+    """Where an array's data starts."""
+    return array.__array_interface__["data"][0]
 
 
 def _quick_signature(feeds: Any) -> tuple | None:

@@ -68,6 +68,8 @@ class PlanRunner:
         """The captured graph, once the first run has made it."""
         self._fixed: dict[int, Any] = {}
         self._fixed_outputs: dict[int, Buffer] = {}
+        self.constant_buffers: dict[int, Buffer] = {}
+        """Each constant tensor's buffer (`Model.refine` writes those that copy a weight)."""
         arena = None
         if plan.arena_bytes:
             arena = executor.allocate((plan.arena_bytes,), "u8")
@@ -77,6 +79,7 @@ class PlanRunner:
                 data = plan.constants[spec.const]
                 buffer = executor.from_numpy(data)
                 self._keep.append(buffer)
+                self.constant_buffers[tensor] = buffer
                 self._natives[tensor] = buffer.native()
             elif spec.kind == TEMP and tensor not in outputs:
                 offset = plan.arena.get(tensor)
