@@ -1,6 +1,6 @@
 """hologram.ops against NumPy, per op and size: GB/s, ratios, PASS/FAIL against the targets.
 
-    python benchmarks/ops.py --sizes 1e3,1e6,1e7 --ops add,exp,chain,matmul --repeats 5
+    python benchmarks/ops.py --sizes 1e3,1e6,1e7 --ops add,exp,chain,matmul --repeats 11
 
 Targets (from 1e6 elements, cpu backend): single elementwise ops >= 1.0x NumPy, the fused chain
 of four ops >= 2x, matmul and gemm within 1.1x of numpy.matmul. See `hologram.bench`.
@@ -41,7 +41,9 @@ def main() -> int:
     parser.add_argument(
         "--backends", type=_names, default=["cpu"], help="comma-separated backends (default cpu)"
     )
-    parser.add_argument("--repeats", type=int, default=5, help="runs per median (default 5)")
+    parser.add_argument(
+        "--repeats", type=int, default=11, help="samples per median, taken in turn (default 11)"
+    )
     args = parser.parse_args()
     console = Console()
     if not console.is_terminal:

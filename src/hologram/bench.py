@@ -1,6 +1,7 @@
 """The op benchmark: each `hologram.ops` op against its NumPy equivalent, in one run.
 
-For every op, size and backend it measures, as medians of `repeats` runs after a warm-up:
+For every op, size and backend it measures, as medians of `repeats` samples taken in turn
+(see `_median_seconds`) after a warm-up:
 - the op end to end as a user calls it (`hologram.ops.add(a, b)` on NumPy arrays, output
   allocation included);
 - the raw launches on preallocated Buffers (`hologram.ops.prepare(...).run()`);
@@ -37,7 +38,8 @@ BIAS_LENGTH = 512
 """`add_bias` adds a vector of this many elements to each row."""
 MAX_MATMUL_SIDE = 2048
 """Square matmul/gemm rows stop at this side (larger ones take seconds a call)."""
-_MIN_SAMPLE_SECONDS = 0.02
+_MIN_SAMPLE_SECONDS = 2e-3
+"""Each timing sample runs a call this long at least (several calls when one is shorter)."""
 CHAIN_STEPS = (("add", 1), ("mul", 2), ("sub", 3), ("relu", None))
 """The fused chain: relu((a + b) * c - d), four elementwise ops in one program."""
 
@@ -168,20 +170,29 @@ OPS: tuple[str, ...] = tuple(_CASES)
 
 
 # ---------------------------------------------------------------- timing
-def _median_seconds(call: Callable[[], Any], repeats: int) -> float:
-    """The median time of one call over `repeats` samples, each long enough to time."""
-    call()  # warm-up: compiles, faults pages in
-    start = time.perf_counter()
-    call()
-    once = time.perf_counter() - start
-    inner = max(1, min(1000, int(_MIN_SAMPLE_SECONDS / max(once, 1e-9))))
-    samples = []
-    for _ in range(max(repeats, 1)):
+def _median_seconds(calls: Sequence[Callable[[], Any]], repeats: int) -> list[float]:
+    """The median time of one call of each of `calls`, sampled in turn `repeats` times.
+
+    Samples alternate between the calls, so that a busy spell of the machine falls on all of
+    them alike; each sample times just enough calls to be read reliably (`_MIN_SAMPLE_SECONDS`),
+    so that a rare stalled call (a parallel launch waiting for a core another process holds)
+    spoils one sample, which the median drops, rather than the mean of every sample.
+    """
+    inner = []
+    for call in calls:
+        call()  # warm-up: compiles, faults pages in
         start = time.perf_counter()
-        for _ in range(inner):
-            call()
-        samples.append((time.perf_counter() - start) / inner)
-    return statistics.median(samples)
+        call()
+        once = time.perf_counter() - start
+        inner.append(max(1, min(1000, int(_MIN_SAMPLE_SECONDS / max(once, 1e-9)))))
+    samples: list[list[float]] = [[] for _ in calls]
+    for _ in range(max(repeats, 1)):
+        for call, count, taken in zip(calls, inner, samples, strict=True):
+            start = time.perf_counter()
+            for _ in range(count):
+                call()
+            taken.append((time.perf_counter() - start) / count)
+    return [statistics.median(taken) for taken in samples]
 
 
 def _measure(case: _Case, backend: str, size: int, repeats: int) -> BenchRow:
@@ -202,12 +213,12 @@ def _measure(case: _Case, backend: str, size: int, repeats: int) -> BenchRow:
 
     result = np.asarray(run_hologram())
     moved = sum(x.nbytes for x in inputs) + result.nbytes
-    seconds = _median_seconds(run_hologram, repeats)
-    numpy_seconds = _median_seconds(run_numpy, repeats)
     buffers = [ex.from_numpy(x) for x in inputs]
     out = ex.allocate(result.shape, "f32")
     prepared = hops.prepare(case.op, *case.prefix, *buffers, executor=ex, out=out, **case.kwargs)
-    raw_seconds = _median_seconds(prepared.run, repeats)
+    seconds, raw_seconds, numpy_seconds = _median_seconds(
+        [run_hologram, prepared.run, run_numpy], repeats
+    )
     return BenchRow(
         op=case.op,
         backend=backend,

@@ -211,7 +211,7 @@ def test_vectorised_exp_sigmoid_tanh_are_within_their_ulp_bounds(backend, rng):
     finite = ~np.isnan(want)
     ulps = float32_ulps(ys, np.where(finite, want, ys)).reshape(3, -1)
     # exp, sigmoid, tanh: the bounds measured over the whole float32 range (test_cpu_math.py).
-    assert np.all(ulps.max(axis=1) <= [1, 2, 1])
+    assert np.all(ulps.max(axis=1) <= [1, 2, 2])
 
 
 def float32_ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:

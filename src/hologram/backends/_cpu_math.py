@@ -7,15 +7,17 @@ AVX-512. Numba contracts nothing into fused multiply-adds by itself, hence the e
 
 exp, sigmoid, tanh and log work in float32 lanes, in the manner of Cephes and SLEEF: Cody-Waite
 range reduction, then a polynomial fitted once for least maximum relative error (iterated
-reweighted least squares), then an exact scaling by powers of two. pow needs y * log2|x| to
-about 2**-35 relative, more than float32 holds, so log2|x| (the atanh series of the reduced
-mantissa) and the split of t = y * log2|x| into round(t) and t - round(t) are float64; 2**(t -
-round(t)) is a float32 polynomial again. erf is the rational approximation that Eigen and XLA
-use for float32, evaluated in float64 (in float32 it is off by up to 5 ulp).
+reweighted least squares), then an exact scaling by powers of two. tanh is expm1(-2|x|) over
+2 plus itself, from exp's polynomial: one formula and one division over the whole range. pow
+needs y * log2|x| to about 2**-35 relative, more than float32 holds, so log2|x| (the atanh
+series of the reduced mantissa) and the split of t = y * log2|x| into round(t) and t -
+round(t) are float64; 2**(t - round(t)) is a float32 polynomial again. erf is the rational
+approximation that Eigen and XLA use for float32, evaluated in float64 (in float32 it is off
+by up to 5 ulp).
 
 Largest errors, in float32 ulps between the result and the float64 value rounded to float32,
 over every 7th float32 bit pattern (tests/backends/test_cpu_math.py sweeps every 1021st):
-exp 1, log 1, tanh 1, sigmoid 2, erf 2; pow 1 over 12 million sampled pairs, with t up to +-160.
+exp 1, log 1, tanh 2, sigmoid 2, erf 2; pow 1 over 12 million sampled pairs, with t up to +-160.
 NumPy documents its own float32 SIMD exp and log at 2.52 and 3.83 ulp (the comments of
 numpy/_core/src/umath/loops_exponent_log.dispatch.c.src). Special values are exact: infinities,
 NaN, signed zeros, subnormal inputs and results, the overflow and underflow thresholds, log of
@@ -96,44 +98,33 @@ def sigmoid_f32(x):
     return (_ONE if x >= _ZERO else e) / (_ONE + e)
 
 
-_TANH_LIMIT = _F(10.0)  # tanh(10) rounds to 1
-# tanh(a) = a + a**3 P(a**2) on [0, 0.625], to 2**-32 relative, lowest first.
-_TANH_SMALL = _F(0.625)
-_TP0 = _F(-0.3333333134651184)
-_TP1 = _F(0.1333320587873459)
-_TP2 = _F(-0.05394676327705383)
-_TP3 = _F(0.021700702607631683)
-_TP4 = _F(-0.008177398703992367)
-_TP5 = _F(0.0021429620683193207)
+_TANH_LIMIT = _F(10.0)  # tanh(10) rounds to 1; 2**k stays a normal number (k >= -29)
+# Adding it rounds to an integer k in the low bits: bits << 23 are those of 2**k.
+_ROUNDER_BIASED_F = _F(12582912.0 + 127.0)
 
 
 @njit(**_JIT)
 def tanh_f32(x):
     """tanh(x) for a float32 `x`, as float32."""
+    # tanh|x| = -expm1(t) / (2 + expm1(t)) with t = -2|x|, and expm1(t) = 2**k (1 + u) - 1
+    # rounded once from u: nothing cancels near 0, so one formula serves the whole range (no
+    # second polynomial for small |x|).
     a = abs(x)
     a = _TANH_LIMIT if a > _TANH_LIMIT else a  # NaN stays NaN
-    z = a * a
-    p = fma32(_TP5, z, _TP4)
-    p = fma32(p, z, _TP3)
-    p = fma32(p, z, _TP2)
-    p = fma32(p, z, _TP1)
-    p = fma32(p, z, _TP0)
-    small = fma32(a * z, p, a)
-    # Beyond 0.625: 1 - 2e / (1 + e) with e = e**-2a = 2**k (1 + u), e and 1 + e each rounded
-    # once from u (k >= -29, so 2**k is a normal number).
     t = -_TWO * a
-    k = (t * _LOG2E_F + _ROUNDER_F) - _ROUNDER_F
-    # One reduction step: k * _LN2_LO_F is left out, an error that 2e / (1 + e) shrinks.
+    biased = fma32(t, _LOG2E_F, _ROUNDER_BIASED_F)
+    k = biased - _ROUNDER_BIASED_F
+    # One reduction step: k * _LN2_LO_F is left out; where k != 0 the quotient damps it.
     r = fma32(k, -_LN2_HI_F, t)
     q = fma32(_EQ4, r, _EQ3)
     q = fma32(q, r, _EQ2)
     q = fma32(q, r, _EQ1)
     q = fma32(q, r, _EQ0)
     u = fma32(r * r, q, r)
-    scale = bits_f32(np.uint32((np.int32(k) + np.int32(127)) << np.int32(23)))
-    e = fma32(scale, u, scale)
-    large = _ONE - (e + e) / fma32(scale, u, scale + _ONE)
-    magnitude = small if a < _TANH_SMALL else large
+    scale = bits_f32(np.uint32(f32_bits(biased) << np.uint32(23)))
+    # 1 - scale is exact for k >= -24; the numerator is +0 for x = +-0 (the sign comes below).
+    numerator = fma32(-scale, u, _ONE - scale)
+    magnitude = numerator / (_TWO - numerator)
     return bits_f32(np.uint32(f32_bits(magnitude) | (f32_bits(x) & _SIGN)))
 
 
