@@ -54,8 +54,8 @@ demo: $(BASE_STAMP)  ## Compile a small ONNX model, run it on the best backend, 
 	$(PY) -m hologram.demo_onnx
 
 .PHONY: test
-test: $(DEV_STAMP)  ## Run the whole test suite (ONNX node tests on the reference backend), then the linters.
-	HOLOGRAM_NODE_BACKEND=reference $(PY) -m pytest -n $(PYTEST_WORKERS) -q
+test: $(DEV_STAMP)  ## Run the whole test suite (ONNX node tests on the cpu backend), then the linters.
+	HOLOGRAM_NODE_BACKEND=cpu $(PY) -m pytest -n $(PYTEST_WORKERS) -q
 	$(MAKE) --no-print-directory lint
 
 .PHONY: conformance

@@ -5,11 +5,10 @@ image, runs it and compares with onnx's expected outputs. Cases that cannot pass
 each with its reason, in `node_excludes.py`; the pass count is printed at the end of every
 test run (see `conftest.py`).
 
-The backend is `HOLOGRAM_NODE_BACKEND` (default `cpu`). `make test` runs them on `reference`,
-the executable spec of the ISA, because on the cpu backend every new kernel is compiled by
-Numba first (0.5 s to 15 s each on two cores, over 30 minutes for the whole suite from an
-empty cache); `make conformance` runs the whole suite on the cpu backend. The cpu backend is
-checked against the reference backend on the same programs by every op's own tests.
+The backend is `HOLOGRAM_NODE_BACKEND` (default `cpu`, which `make test` uses: every kernel is
+compiled by Numba first, about 10 minutes for the whole suite from an empty cache on two cores;
+`NODE_BACKEND=reference make conformance` runs them on the executable spec of the ISA). The cpu
+backend is also checked against the reference backend on the same programs by every op's tests.
 """
 
 from __future__ import annotations
