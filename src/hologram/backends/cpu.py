@@ -414,10 +414,15 @@ class CpuBackend(HostBackend):
         status = int(kernel.parallel(self.threads, 0, blocks, *call))
         elapsed = perf_counter() - start
         self.stats.parallel_launches += 1
-        if elapsed > timing.seconds_per_lane * lanes:  # type: ignore[operator]
-            timing.hold, timing.backoff = timing.backoff, min(2 * timing.backoff, MAX_BACKOFF)
+        serial = timing.seconds_per_lane * lanes  # type: ignore[operator]
+        if elapsed > serial:
+            # Hold for as many one-thread launches as this one cost: a parallel launch that
+            # waited milliseconds for a busy core must not be retried after a few microseconds.
+            lost = int(elapsed / serial) if serial > 0 else MAX_BACKOFF
+            timing.hold = min(max(timing.backoff, lost), MAX_BACKOFF)
+            timing.backoff = min(2 * timing.backoff, MAX_BACKOFF)
         else:
-            timing.backoff = 1
+            timing.backoff = max(1, timing.backoff // 2)
         return status
 
 
