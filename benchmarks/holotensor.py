@@ -15,7 +15,10 @@ He-normal initialisation). Figures:
   int8 round-to-nearest measured in the same run as the reference point (ratio = ours / int8);
 - a compiled `.holo` of the MLP: `Model.refine()` from quality 0.9 to lossless against a fresh
   lossless `hologram.load` (decoded) of the same file, and a run of the HoloTensor model (which
-  takes the refine lock) against the same model stored raw; interleaved, medians of ratios.
+  takes the refine lock) against the same model stored raw; interleaved, medians of ratios;
+- a `HotReloadController` updating one 1024x1024 tensor after every fragment: the total of
+  the updates against one decode of all the fragments (interleaved, median of ratios), for
+  Gaussian weights (no stage) and heavy-tailed ones with a rank-8 part (both stages).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from digits_mlp import accuracy, digits, train  # noqa: E402
 from hologram.holotensor import (  # noqa: E402
     HoloTensorDecoder,
     HoloTensorEncoder,
+    HotReloadController,
     encode_tensors,
     relative_error,
 )
@@ -158,6 +162,7 @@ def main() -> None:
     check = relative_error(w, decode_prefix(enc, 9))
     assert check == 0.0
     refine_section(weights, x, args.repeats)
+    hot_reload_section(args.repeats)
 
 
 def mlp_onnx(weights: dict[str, np.ndarray], batch: int) -> bytes:
@@ -222,6 +227,42 @@ def refine_section(weights: dict[str, np.ndarray], x: np.ndarray, repeats: int) 
     ratio = statistics.median(a / b for a, b in zip(samples["held"], samples["plain"], strict=True))
     print(f"| run, HoloTensor model (refine lock) / raw model | "
           f"{1e3 * statistics.median(samples['held']) / 50:.3f} | {ratio:.3f} |")  # fmt: skip
+
+
+def hot_reload_section(repeats: int) -> None:
+    """Per-fragment `HotReloadController` updates against one full decode (see the docstring)."""
+    rng = np.random.default_rng(0)
+    shape = (1024, 1024)
+    gaussian = (rng.standard_normal(shape) * 0.02).astype(np.float32)
+    heavy = rng.standard_t(3, shape) * 0.02
+    heavy += np.outer(rng.standard_normal(shape[0]), rng.standard_normal(shape[1])) * 0.01
+    cases = {
+        "Gaussian": (gaussian, {}),
+        "heavy-tailed + low rank": (heavy.astype(np.float32), {"low_rank": 8}),
+    }
+    print("\n| 1024x1024 float32, 9 fragments | stages | updates ms | full decode ms | ratio |")
+    print("| --- | --- | --- | --- | --- |")
+    for label, (w, options) in cases.items():
+        encoded = HoloTensorEncoder("bitplane", **options).encode(w)
+        params = encoded.header.params
+        stages = f"rank {params['rank']}, rotation {params['rotation']}"
+
+        def per_fragment(encoded=encoded, w=w) -> None:
+            model = {"w": np.zeros(w.shape, np.float32)}
+            controller = HotReloadController(model)
+            decoder = HoloTensorDecoder(encoded.header)
+            for fragment in encoded.fragments:
+                decoder.add_fragment(fragment)
+                controller.update("w", decoder)
+            assert model["w"].tobytes() == w.tobytes()
+
+        updates, full = [], []
+        for _ in range(max(repeats, 5)):
+            updates.append(median_seconds(per_fragment, 1))
+            full.append(median_seconds(lambda e=encoded: decode_prefix(e, 9), 1))
+        ratio = statistics.median(a / b for a, b in zip(updates, full, strict=True))
+        print(f"| {label} | {stages} | {1e3 * statistics.median(updates):.1f} | "
+              f"{1e3 * statistics.median(full):.1f} | {ratio:.2f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

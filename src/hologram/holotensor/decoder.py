@@ -6,6 +6,11 @@ for fragment in arriving:
     if decoder.quality() >= 0.99:
         break
 weights = decoder.reconstruct()
+
+When the fragments used form a leading run (they arrive in order: the common case), the
+decoder keeps the encoding's `DecodeState` between reconstructions, so that each one costs
+only the fragments added since the last (BitPlane, LowRankDistributed); otherwise it decodes
+from the first fragment. Both give the same bits.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hologram.holotensor.encoding import encoding_named
-from hologram.holotensor.errors import FragmentUnavailableError
+from hologram.holotensor.encoding import DecodeState, encoding_named
+from hologram.holotensor.errors import FragmentUnavailableError, HoloTensorError
 from hologram.holotensor.header import Fragment, HoloTensorHeader
 
 
@@ -34,7 +39,12 @@ class FragmentProblem:
 
 
 class HoloTensorDecoder:
-    """Collects a tensor's fragments, checking each against the header's size and checksum."""
+    """Collects a tensor's fragments, checking each against the header's size and checksum.
+
+    Memory: the payloads received, the last reconstruction (until `release`), and while the
+    tensor is incomplete the incremental state (`state_nbytes`: for BitPlane 3 bytes per
+    value; for LowRankDistributed the float64 sum, 8), dropped once every fragment is in or
+    by `release(state=True)`."""
 
     def __init__(self, header: HoloTensorHeader) -> None:
         self.header = header
@@ -42,6 +52,7 @@ class HoloTensorDecoder:
         self.problems: list[FragmentProblem] = []
         self._payloads: dict[int, bytes] = {}
         self._cache: tuple[tuple[int, ...], np.ndarray] | None = None
+        self._state: DecodeState | None = None
 
     def add_fragment(self, fragment: Fragment, source: str = "") -> bool:
         """Take `fragment` if it belongs to this tensor and its checksum holds; otherwise record
@@ -93,11 +104,37 @@ class HoloTensorDecoder:
             )
         used = tuple(self.used())
         if self._cache is None or self._cache[0] != used:
-            values = self.encoding.decode(self.header, {i: self._payloads[i] for i in used})
-            self._cache = (used, values)
+            self._cache = (used, self._decode(used))
         return self._cache[1].copy()
 
-    def release(self) -> None:
+    def _decode(self, used: tuple[int, ...]) -> np.ndarray:
+        if used != tuple(range(len(used))):
+            return self.encoding.decode(self.header, {i: self._payloads[i] for i in used})
+        if self._state is None or self._state.taken > len(used):
+            self._state = self.encoding.start(self.header)
+            if self._state is None:
+                return self.encoding.decode(self.header, {i: self._payloads[i] for i in used})
+        state = self._state
+        try:
+            for index in used[state.taken :]:
+                state.add(index, self._payloads[index])
+            values = state.result()
+        except HoloTensorError:
+            self._state = None  # possibly part-way through a fragment
+            raise
+        if state.taken == self.header.fragments:
+            self._state = None  # nothing more can come
+        return values
+
+    @property
+    def state_nbytes(self) -> int:
+        """Bytes held by the incremental decoding state (0 when there is none)."""
+        return 0 if self._state is None else self._state.nbytes
+
+    def release(self, state: bool = False) -> None:
         """Drop the reconstruction kept for the next `reconstruct` (its memory); the fragments
-        stay."""
+        stay. The incremental state stays too (further fragments then cost only themselves),
+        unless `state` is True: the next reconstruction then decodes from the first fragment."""
         self._cache = None
+        if state:
+            self._state = None

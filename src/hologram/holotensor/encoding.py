@@ -4,6 +4,10 @@ An encoding turns a tensor into ordered fragment payloads plus the parameters a 
 (stored in the header), and measures the quality curve while it has the original at hand. It
 decodes from the payloads of whichever fragments it can use: a leading run of them by default,
 any subset when the encoding says so (`FLAG_ANY_SUBSET`).
+
+An encoding may also decode incrementally (`Encoding.start`): a `DecodeState` takes the
+fragments in order, one at a time, keeping what the next one builds on, so that refining
+costs only the new fragments. Its result after each prefix is bit for bit `decode`'s.
 """
 
 from __future__ import annotations
@@ -35,6 +39,28 @@ class EncodeResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class DecodeState(ABC):
+    """A decoding resumed fragment by fragment: `add` takes fragment `taken` (the next of the
+    leading run), `result` reconstructs from those taken so far, bit for bit as
+    `Encoding.decode` does from the same payloads. `nbytes` is the memory it holds."""
+
+    taken: int = 0
+
+    @abstractmethod
+    def add(self, index: int, payload: bytes) -> None:
+        """Take fragment `index`, which must be the next one (`taken`); raises
+        HoloTensorError for a payload that does not decode."""
+
+    @abstractmethod
+    def result(self) -> np.ndarray:
+        """The tensor from the fragments taken, in the header's shape and dtype."""
+
+    @property
+    @abstractmethod
+    def nbytes(self) -> int:
+        """Bytes of the arrays the state keeps between fragments."""
+
+
 class Encoding(ABC):
     """A progressive tensor codec. Subclasses set `name` and register with `@register`."""
 
@@ -49,6 +75,11 @@ class Encoding(ABC):
     def decode(self, header: HoloTensorHeader, payloads: Mapping[int, bytes]) -> np.ndarray:
         """Reconstruct from `payloads` (fragment index -> payload, as chosen by `usable`), in the
         header's shape and dtype."""
+
+    def start(self, header: HoloTensorHeader) -> DecodeState | None:
+        """A state that decodes `header`'s fragments incrementally, in order; None where the
+        encoding has none (each reconstruction then decodes from the first fragment)."""
+        return None
 
     def usable(self, header: HoloTensorHeader, present: set[int]) -> list[int]:
         """The fragments of `present` that `decode` uses: every one for any-subset encodings

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from hologram.holotensor.encoding import (
+    DecodeState,
     EncodeResult,
     Encoding,
     as_matrix,
@@ -70,19 +71,59 @@ class LowRankDistributed(Encoding):
         params = {"rank": rank, "energies": energy_fractions(energies, total)}
         return EncodeResult(params, payloads, errors, essential=0, flags=FLAG_ANY_SUBSET)
 
+    def start(self, header: HoloTensorHeader) -> LowRankProgress:
+        """An incremental decoding, in fragment order: the float64 sum so far."""
+        return LowRankProgress(header)
+
     def decode(self, header: HoloTensorHeader, payloads: Mapping[int, bytes]) -> np.ndarray:
         """The sum of the components present."""
+        progress = LowRankProgress(header)
+        for index in sorted(payloads):
+            progress.accumulate(index, payloads[index])
+        return progress.result()
+
+
+class LowRankProgress(DecodeState):
+    """The sum of the components taken, in fragment order, kept in float64 (8 bytes per
+    value): each further fragment adds only its own product."""
+
+    def __init__(self, header: HoloTensorHeader) -> None:
         rows, cols = as_matrix(header.shape)
         rank = header.params.get("rank")
         if not isinstance(rank, int) or not header.fragments <= rank <= min(rows, cols):
             raise HoloTensorError(f"tensor {header.name!r}: bad rank {rank!r}")
-        dtype = coefficient_dtype(header.dtype)
-        out = np.zeros((rows, cols), np.float64)
-        for index, part in enumerate(np.array_split(np.arange(rank), header.fragments)):
-            if index in payloads:
-                where = f"tensor {header.name!r} fragment {index}"
-                left, right = split_streams(payloads[index], 2, where)
-                a = read_array(left, dtype, rows * part.size, where).reshape(rows, part.size)
-                b = read_array(right, dtype, cols * part.size, where).reshape(cols, part.size)
-                out += a.astype(np.float64) @ b.astype(np.float64).T
-        return to_dtype(out, header)
+        self.header, self.rows, self.cols = header, rows, cols
+        self.parts = np.array_split(np.arange(rank), header.fragments)
+        self.sum = np.zeros((rows, cols), np.float64)
+        self.taken = 0
+
+    def add(self, index: int, payload: bytes) -> None:
+        """Add fragment `index`, the next one, to the sum."""
+        if index != self.taken:
+            raise HoloTensorError(
+                f"tensor {self.header.name!r}: fragment {index} before fragment {self.taken}"
+            )
+        self.accumulate(index, payload)
+        self.taken += 1
+
+    def accumulate(self, index: int, payload: bytes) -> None:
+        """Add fragment `index`'s components to the sum (any order; `decode` adds in index
+        order, as `add` does, so both sum in the same order)."""
+        where = f"tensor {self.header.name!r} fragment {index}"
+        if not 0 <= index < len(self.parts):
+            raise HoloTensorError(f"{where}: no such fragment")
+        rows, cols, width = self.rows, self.cols, self.parts[index].size
+        dtype = coefficient_dtype(self.header.dtype)
+        left, right = split_streams(payload, 2, where)
+        a = read_array(left, dtype, rows * width, where).reshape(rows, width)
+        b = read_array(right, dtype, cols * width, where).reshape(cols, width)
+        self.sum += a.astype(np.float64) @ b.astype(np.float64).T
+
+    def result(self) -> np.ndarray:
+        """The sum so far, in the tensor's shape and dtype."""
+        return to_dtype(self.sum, self.header)
+
+    @property
+    def nbytes(self) -> int:
+        """The float64 sum."""
+        return self.sum.nbytes

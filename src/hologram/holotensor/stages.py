@@ -22,13 +22,19 @@ def hadamard(groups: np.ndarray) -> np.ndarray:
     """Orthonormal Walsh-Hadamard transform of each row (length a power of two); it is its own
     inverse. Butterflies of adds and subtracts, so the result is the same on every machine."""
     rows, n = groups.shape
-    h = np.array(groups, np.float64)
+    # Transposed, each butterfly pairs whole contiguous rows of values (one per group): long
+    # vector loops, between two buffers, rather than short strided ones and a stack per step.
+    h = np.array(groups.T, np.float64, order="C")
+    spare = np.empty_like(h)
     step = 1
     while step < n:
-        h = h.reshape(rows, n // (2 * step), 2, step)
-        h = np.stack([h[:, :, 0, :] + h[:, :, 1, :], h[:, :, 0, :] - h[:, :, 1, :]], axis=2)
+        src = h.reshape(n // (2 * step), 2, step, rows)
+        dst = spare.reshape(n // (2 * step), 2, step, rows)
+        np.add(src[:, 0], src[:, 1], out=dst[:, 0])
+        np.subtract(src[:, 0], src[:, 1], out=dst[:, 1])
+        h, spare = spare, h
         step *= 2
-    return h.reshape(rows, n) * (1.0 / np.sqrt(n))
+    return np.multiply(h.T, 1.0 / np.sqrt(n), out=np.empty((rows, n), np.float64))
 
 
 def crest(groups: np.ndarray) -> float:
@@ -86,7 +92,8 @@ def outer_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """`a @ b.T` in float64 as a sum of outer products, in rank order: the same bits on every
     machine (a BLAS product may sum in another order)."""
     out = np.zeros((a.shape[0], b.shape[0]), np.float64)
+    term = np.empty_like(out)
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     for r in range(a.shape[1]):
-        out += np.multiply.outer(a64[:, r], b64[:, r])
+        out += np.multiply.outer(a64[:, r], b64[:, r], out=term)
     return out
