@@ -59,27 +59,37 @@ def flat_window(win: Window) -> bool:
     return win.rank <= 2
 
 
-def _axes(win: Window) -> list[tuple[int, int, int, int, int, int]]:
+def window_axes(win: Window) -> list[tuple[int, int, int, int, int, int]]:
     """(extent, kernel, stride, dilation, begin pad, out) of the height and width axes."""
     table = win.table3()
     return [tuple(table[7 * axis : 7 * axis + 6]) for axis in (1, 2)]  # type: ignore[misc]
 
 
-def pad_input(ctx: OpContext, x: TensorRef, images: int, channels: int, win: Window) -> Padded:
-    """`x` (images, channels, *win.spatial) with the padding that `win` reads made real."""
-    (in_h, k_h, s_h, d_h, p_h, o_h), (in_w, k_w, s_w, d_w, p_w, o_w) = _axes(win)
+def pad_input(
+    ctx: OpContext,
+    x: TensorRef,
+    images: int,
+    channels: int,
+    win: Window,
+    fill: float = 0.0,
+    grouped: bool = True,
+) -> Padded:
+    """`x` (images, channels, *win.spatial) with the padding that `win` reads made real
+    (`fill` where it reads outside `x`); with `grouped`, strided columns in phases."""
+    (in_h, k_h, s_h, d_h, p_h, o_h), (in_w, k_w, s_w, d_w, p_w, o_w) = window_axes(win)
     # Only what the windows reach: ceil mode or a large end pad may leave input rows unread.
     height = (o_h - 1) * s_h + (k_h - 1) * d_h + 1
     width = (o_w - 1) * s_w + (k_w - 1) * d_w + 1
-    if p_h == 0 and p_w == 0 and s_w == 1 and height <= in_h and width <= in_w:
+    phases = s_w if grouped else 1
+    if p_h == 0 and p_w == 0 and phases == 1 and height <= in_h and width <= in_w:
         return Padded(x, in_h, in_w, 1, in_w)
-    phase_width = -(-width // s_w)
-    width = phase_width * s_w
+    phase_width = -(-width // phases)
+    width = phase_width * phases
     out = ctx.scratch((images, channels, height, width), x.elem)
     planes = images * channels
-    args = [x, out, planes, in_h, in_w, height, width, p_h, p_w, s_w, phase_width]
-    ctx.launch(onnx_conv_pad, hg.blocks(planes, BLOCK), BLOCK, args)
-    return Padded(out, height, width, s_w, phase_width)
+    args = [x, out, planes, in_h, in_w, height, width, p_h, p_w, phases, phase_width]
+    ctx.launch(onnx_conv_pad, hg.blocks(planes, BLOCK), BLOCK, [*args, float(fill)])
+    return Padded(out, height, width, phases, phase_width)
 
 
 @hg.kernel
@@ -95,13 +105,15 @@ def onnx_conv_pad(
     pad_w: hg.int64,
     phases: hg.int64,
     phase_width: hg.int64,
+    fill: hg.float64,
 ):
     """Lane j < planes writes plane j of `out` (height rows of `phases` x `phase_width`):
-    plane j of `x` (in_h x in_w) moved down by pad_h rows and right by pad_w columns, zeros
+    plane j of `x` (in_h x in_w) moved down by pad_h rows and right by pad_w columns, `fill`
     around it (what does not fit is left out), padded column i of a row at
     `(i % phases) * phase_width + i // phases`."""
     j = hg.int64(hg.global_id())
     if j < planes:
+        pad = out.dtype(fill)
         src = j * in_h * in_w
         dst = j * height * width
         # Phase by phase: a phase's bounds hold for every row, so they are found once.
@@ -114,7 +126,7 @@ def onnx_conv_pad(
                 ih = h - pad_h
                 if ih >= 0 and ih < in_h:
                     for m in range(low):
-                        out[at + m] = 0
+                        out[at + m] = pad
                     first = src + ih * in_w + start
                     if phases == 1:
                         for m in range(low, high):
@@ -123,10 +135,10 @@ def onnx_conv_pad(
                         for m in range(low, high):
                             out[at + m] = x[first + m * phases]
                     for m in range(high, phase_width):
-                        out[at + m] = 0
+                        out[at + m] = pad
                 else:
                     for m in range(phase_width):
-                        out[at + m] = 0
+                        out[at + m] = pad
 
 
 def row_chunks(rows: int, width: int) -> tuple[int, int]:
@@ -205,7 +217,7 @@ def padded_patch_matrix(
     """Write the patch matrix of `counts` = (groups, cg, images, channels) from image `first`
     of `padded` into `cols`, whose group, row and image strides are `strides`."""
     groups, cg, images, channels = counts
-    (_, k_h, s_h, d_h, _, o_h), (_, k_w, s_w, d_w, _, o_w) = _axes(win)
+    (_, k_h, s_h, d_h, _, o_h), (_, k_w, s_w, d_w, _, o_w) = window_axes(win)
     chunk, chunks = row_chunks(o_h, o_w)
     lanes = groups * cg * images * chunks
     args = [padded.x, cols, lanes, images, first, channels, cg, k_h, k_w]
@@ -305,7 +317,7 @@ def depthwise3(
     = (activation, low, high, residual)."""
     images, filters, channels = counts
     act, low, high, residual = post
-    (_, _, s_h, d_h, _, o_h), (_, _, _, d_w, _, o_w) = _axes(win)
+    (_, _, s_h, d_h, _, o_h), (_, _, _, d_w, _, o_w) = window_axes(win)
     chunk, chunks = row_chunks(o_h, o_w)
     lanes = images * filters * chunks
     has_residual = residual is not None

@@ -10,6 +10,9 @@ pooling. `onnx_max_pool_indices` serves MaxPool's Indices output, element by ele
 flat position of the first maximum in the whole input, row-major or, with `storage_order` 1,
 with the spatial axes column-major.
 
+MaxPool and AveragePool of float32 and float64 over 1-D and 2-D windows without the Indices
+output run `onnx_pool_padded` instead (`_pool_padded.py`).
+
 `onnx_global_pool` folds one contiguous plane per lane with the standard library's `fold`
 (eight independent partial results, so the loop vectorises).
 """
@@ -28,6 +31,7 @@ from hologram.onnx.ops._conv_kernels import onnx_row_high, onnx_row_low
 from hologram.onnx.ops._elementwise import widened
 from hologram.onnx.ops._nn_geometry import Window
 from hologram.onnx.ops._nn_kernels import BLOCK, convert, gather
+from hologram.onnx.ops._pool_padded import launch_padded_pool, padded_pool_applies
 
 MAX_POOL = 0
 AVERAGE_POOL = 1
@@ -197,12 +201,15 @@ def launch_pool(
         args = [x, out, indices, lanes, geo]
         ctx.launch(onnx_max_pool_indices, hg.blocks(lanes, BLOCK), BLOCK, args)
         return
+    divisors = window_counts(win, include_pad) if mode == AVERAGE_POOL else np.ones(1)
+    if padded_pool_applies(x, win, mode):
+        launch_padded_pool(ctx, x, out, win, mode, divisors)
+        return
     geo = ctx.constant(np.array(win.table3(), np.int64))
     exact = x.elem in (types.FLOAT, types.DOUBLE)
     elem = x.elem if exact else types.FLOAT
     source = x if exact else convert(ctx, x, types.FLOAT)
     result = out if exact else ctx.scratch(out.shape, types.FLOAT)
-    divisors = window_counts(win, include_pad) if mode == AVERAGE_POOL else np.ones(1)
     counts = ctx.constant(divisors.astype(types.storage_dtype(elem).numpy), elem)
     args = [source, result, counts, lanes, geo, float(power), mode]
     ctx.launch(onnx_pool_rows, hg.blocks(lanes, BLOCK), BLOCK, args)
