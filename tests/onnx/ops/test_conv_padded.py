@@ -145,6 +145,9 @@ PATCHES = {
     ),  # fmt: skip
     "groups of one image": ((1, 12, 7, 6), (6, 6, 3, 3), dict(group=2, pads=[1, 0, 1, 0])),
     "1-D": ((3, 4, 17), (5, 4, 3), dict(pads=[2, 1], dilations=[2], strides=[2])),
+    # Rows wider than a few lanes, strided columns in phases.
+    "wide rows, stride 1x2": ((2, 8, 6, 40), (8, 8, 3, 3), dict(pads=[1, 1, 1, 1], strides=[1, 2])),
+    "wide 1-D": ((2, 8, 37), (8, 8, 3), dict(pads=[1, 1], strides=[2])),
 }
 
 

@@ -7,12 +7,19 @@ vectorises. At a horizontal stride s > 1 the padded rows are also split into s p
 columns of each residue modulo s, one after the other): a window tap then reads consecutive
 elements of one phase, so strided convolutions load contiguous memory too.
 
-- `onnx_im2col_padded` writes the patch matrix row by row, each output row one contiguous
-  copy;
+- `onnx_im2col_padded` writes the patch matrix, one lane per element;
 - `onnx_conv_depthwise3` convolves groups of one input channel (depthwise convolutions, and
-  any convolution of a single-channel input) by 3x3 windows: the nine weights stay in
-  registers, each output element is one expression of nine loads, and the epilogue (bias,
-  residual, activation) is applied before the single store.
+  any convolution of a single-channel input) by 3x3 windows: each output element is one
+  expression of nine loads, and the epilogue (bias, residual, activation) is applied before
+  the single store.
+
+Every kernel here has one lane per output element in a 2-D block: x along an output row
+(consecutive lanes, consecutive addresses: one vectorised loop on the cpu, coalesced loads
+on a GPU), y over rows, and the grid's z over planes. Whatever depends on the row or the
+plane alone is decoded from the block and the y coordinate with multiplications by magic
+numbers (`pitch_magic`, in a small constant table) rather than divisions, so that the cpu
+renderer computes it once per row, ahead of the lanes. A grid's z is at most `MAX_PLANES`:
+more planes take several launches, each told its first plane.
 
 `convolve` (`_convolve.py`) picks them for float32 and float64 convolutions whose input is
 already in the compute type; the general kernels in `_conv_kernels.py` serve the rest (3-D
@@ -23,16 +30,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 import hologram as hg
+from hologram.compiler import types
 from hologram.compiler.context import OpContext, TensorRef
-from hologram.onnx.ops._conv_kernels import (
-    ROW_RUN,
-    onnx_conv_activation,
-    onnx_row_high,
-    onnx_row_low,
-)
+from hologram.kernels._elementwise import magic_quotient, pitch_magic
+from hologram.onnx.ops._conv_kernels import onnx_conv_activation
 from hologram.onnx.ops._nn_geometry import Window
-from hologram.onnx.ops._nn_kernels import BLOCK
+from hologram.onnx.ops._nn_kernels import fill as fill_tensor
+
+MAX_PLANES = 65535
+"""The most blocks along a launch's z (the CUDA limit on a grid's y and z)."""
+
+ROW_LANES = 1024
+"""The most lanes of a block: x as wide as evenly splits a row, y filled with rows."""
 
 
 @dataclass(frozen=True)
@@ -86,123 +98,152 @@ def pad_input(
     phase_width = -(-width // phases)
     width = phase_width * phases
     out = ctx.scratch((images, channels, height, width), x.elem)
-    planes = images * channels
-    args = [x, out, planes, in_h, in_w, height, width, p_h, p_w, phases, phase_width]
-    ctx.launch(onnx_conv_pad, hg.blocks(planes, BLOCK), BLOCK, [*args, float(fill)])
+    if phases == 1:
+        # Fill, then copy what fits: both passes run unmasked, unlike one pass that tests
+        # every element's column.
+        fill_tensor(ctx, out, fill)
+        rows, columns = min(in_h, height - p_h), min(in_w, width - p_w)
+        args = [x, out, in_h, in_w, height, width, p_h, p_w, columns]
+        launch_rows(ctx, onnx_conv_pad_copy, (images * channels, rows, columns), args)
+        return Padded(out, height, width, phases, phase_width)
+    table = magic_table(ctx, [phases], [])
+    args = [x, out, table, in_h, in_w, height, width, p_h, p_w, phases, phase_width, float(fill)]
+    launch_rows(ctx, onnx_conv_pad, (images * channels * phases, height, phase_width), args)
     return Padded(out, height, width, phases, phase_width)
 
 
 @hg.kernel
-def onnx_conv_pad(
+def onnx_conv_pad_copy(
     x: hg.Array,
     out: hg.Array,
-    planes: hg.int64,
     in_h: hg.int64,
     in_w: hg.int64,
     height: hg.int64,
     width: hg.int64,
     pad_h: hg.int64,
     pad_w: hg.int64,
-    phases: hg.int64,
+    columns: hg.int64,
+    first: hg.int64,
+):
+    """Lane (iw, ih) of plane j (from `first` on) copies element (ih, iw) of plane j of `x`
+    (in_h x in_w) to (ih + pad_h, iw + pad_w) of plane j of `out` (height x width), for the
+    first `columns` columns (the grid's rows are the ones that fit)."""
+    iw = hg.int64(hg.global_id(0))
+    ih = hg.int64(hg.global_id(1))
+    if iw < columns:  # noqa: SIM102
+        if ih < in_h and ih + pad_h < height:
+            j = hg.int64(hg.block_id(2)) + first
+            at = (j * height + ih + pad_h) * width + pad_w
+            out[at + iw] = x[(j * in_h + ih) * in_w + iw]
+
+
+def magic_table(ctx: OpContext, pitches: list[int], extra: list[int]) -> TensorRef:
+    """A u32 constant: `pitch_magic` of each of `pitches` (3 words each), then `extra`."""
+    words = [word for pitch in pitches for word in pitch_magic(max(1, pitch))]
+    return ctx.constant(np.array([*words, *extra, 0], np.uint32), types.UINT32)
+
+
+def launch_rows(
+    ctx: OpContext, kernel: object, shape: tuple[int, int, int], args: list[object]
+) -> None:
+    """Launch `kernel` over (planes, rows, row length) `shape`: x along a row, y over the
+    rows, z over the planes (at most `MAX_PLANES` a launch); `args` then the first plane."""
+    planes, rows, length = shape
+    width = -(-length // -(-length // ROW_LANES))
+    height = max(1, min(rows, ROW_LANES // width))
+    for first in range(0, planes, MAX_PLANES):
+        grid = (-(-length // width), -(-rows // height), min(MAX_PLANES, planes - first))
+        ctx.launch(kernel, grid, (width, height, 1), [*args, first])
+
+
+@hg.kernel
+def onnx_conv_pad(
+    x: hg.Array,
+    out: hg.Array,
+    table: hg.Array,
+    in_h: hg.int64,
+    in_w: hg.int64,
+    height: hg.int64,
+    width: hg.int64,
+    pad_h: hg.int64,
+    pad_w: hg.int64,
+    phases: hg.Const[int],
     phase_width: hg.int64,
     fill: hg.float64,
+    first: hg.int64,
 ):
-    """Lane j < planes writes plane j of `out` (height rows of `phases` x `phase_width`):
-    plane j of `x` (in_h x in_w) moved down by pad_h rows and right by pad_w columns, `fill`
-    around it (what does not fit is left out), padded column i of a row at
-    `(i % phases) * phase_width + i // phases`."""
-    j = hg.int64(hg.global_id())
-    if j < planes:
-        pad = out.dtype(fill)
-        src = j * in_h * in_w
-        dst = j * height * width
-        # Phase by phase: a phase's bounds hold for every row, so they are found once.
-        for f in range(phases):
-            start = f - pad_w
-            low = onnx_row_low(start, phases, phase_width)
-            high = onnx_row_high(start, phases, in_w, phase_width, low)
-            for h in range(height):
-                at = dst + h * width + f * phase_width
-                ih = h - pad_h
-                if ih >= 0 and ih < in_h:
-                    for m in range(low):
-                        out[at + m] = pad
-                    first = src + ih * in_w + start
-                    if phases == 1:
-                        for m in range(low, high):
-                            out[at + m] = x[first + m]
-                    else:
-                        for m in range(low, high):
-                            out[at + m] = x[first + m * phases]
-                    for m in range(high, phase_width):
-                        out[at + m] = pad
-                else:
-                    for m in range(phase_width):
-                        out[at + m] = pad
-
-
-def row_chunks(rows: int, width: int) -> tuple[int, int]:
-    """Output rows per lane (enough for ROW_RUN elements) and lanes per output plane."""
-    chunk = min(rows, -(-ROW_RUN // width))
-    return chunk, -(-rows // chunk)
+    """Lane (m, h) of plane z = j * phases + f (z from `first` on) writes element m of phase
+    f of row h < height of plane j of `out` (rows of `phases` x `phase_width`): padded column
+    i = m * phases + f of plane j of `x` (in_h x in_w) moved down by pad_h rows and right by
+    pad_w columns, `fill` around it (what does not fit is left out). `table` holds
+    `pitch_magic(phases)`; `phases` is a constant so that a lane's load has a known stride
+    (a runtime one makes the cpu gather)."""
+    m = hg.int64(hg.global_id(0))
+    h = hg.int64(hg.global_id(1))
+    # The lane's x alone first: a block whose lanes all pass it runs unmasked.
+    if m < phase_width:  # noqa: SIM102
+        if h < height:
+            z = hg.uint32(hg.block_id(2)) + hg.uint32(first)
+            j = hg.int64(magic_quotient(z, table, 0))
+            f = hg.int64(z) - j * phases
+            ih = h - pad_h
+            iw = m * phases + f - pad_w
+            # The row's test apart from the column's: it is the same for the whole row.
+            inside = ih >= 0 and ih < in_h
+            v = out.dtype(fill)
+            if inside:  # noqa: SIM102
+                if iw >= 0 and iw < in_w:
+                    v = out.dtype(x[(j * in_h + ih) * in_w + iw])
+            out[(j * height + h) * width + f * phase_width + m] = v
 
 
 @hg.kernel
 def onnx_im2col_padded(
     x: hg.Array,
     cols: hg.Array,
-    lanes: hg.int64,
+    table: hg.Array,
     images: hg.int64,
     first: hg.int64,
     channels: hg.int64,
     cg: hg.int64,
-    k_h: hg.int64,
     k_w: hg.int64,
+    taps: hg.int64,
     height: hg.int64,
     width: hg.int64,
     out_h: hg.int64,
     out_w: hg.int64,
     stride_h: hg.int64,
     dilation_h: hg.int64,
-    dilation_w: hg.int64,
-    phases: hg.int64,
-    phase_width: hg.int64,
     group_stride: hg.int64,
     row_stride: hg.int64,
     image_stride: hg.int64,
-    chunks: hg.int64,
-    chunk: hg.int64,
+    first_plane: hg.int64,
 ):
-    """Lane j < lanes, j = (((g * cg + c) * images + n) * chunks + q), writes the patch rows
-    r = (c, kh, kw) of group g for output rows oh in [q * chunk, (q + 1) * chunk) of image n:
-    OW elements each, at `g * group_stride + r * row_stride + n * image_stride + oh * out_w`
-    of `cols`, from image `first + n` of the padded input `x` (height x width planes, rows in
-    `phases` phases of `phase_width`, see `Padded`)."""
-    j = hg.int64(hg.global_id())
-    if j < lanes:
-        # Unsigned division: the lane's coordinates are never negative.
-        rest = hg.uint64(j)
-        q = hg.int64(rest % hg.uint64(chunks))
-        rest = rest // hg.uint64(chunks)
-        n = hg.int64(rest % hg.uint64(images))
-        gc = hg.int64(rest // hg.uint64(images))
-        g = gc // cg
-        plane = ((first + n) * channels + gc) * height * width
-        taps = k_h * k_w
-        dst = g * group_stride + (gc - g * cg) * taps * row_stride + n * image_stride
-        low = q * chunk
-        high = min(low + chunk, out_h)
-        for kh in range(k_h):
-            for kw in range(k_w):
-                tap = kw * dilation_w
-                src = plane + kh * dilation_h * width + (tap % phases) * phase_width
-                src += tap // phases
-                row = dst + (kh * k_w + kw) * row_stride
-                for oh in range(low, high):
-                    at = src + oh * stride_h * width
-                    to = row + oh * out_w
-                    for ow in range(out_w):
-                        cols[to + ow] = x[at + ow]
+    """Lane (ow, oh) of plane z = (gc * taps + kh * k_w + kw) * images + n (z from
+    `first_plane` on) writes element ow of output row oh of image n in patch row
+    r = (c, kh, kw) of group g (gc = g * cg + c), at `g * group_stride + r * row_stride +
+    n * image_stride + oh * out_w + ow` of `cols`, from image `first + n` of the padded input
+    `x` (height x width planes, see `Padded`). `table`: `pitch_magic` of images, taps, k_w
+    and cg, then the padded column of each kw (`Padded.column`)."""
+    ow = hg.int64(hg.global_id(0))
+    oh = hg.int64(hg.global_id(1))
+    # The lane's x alone first: a block whose lanes all pass it runs unmasked.
+    if ow < out_w:  # noqa: SIM102
+        if oh < out_h:
+            # Everything but the row comes from z: a row adds two products, nothing more.
+            z = hg.uint32(hg.block_id(2)) + hg.uint32(first_plane)
+            row = magic_quotient(z, table, 0)
+            n = hg.int64(z) - hg.int64(row) * images
+            gc = magic_quotient(row, table, 3)
+            tap = hg.int64(row) - hg.int64(gc) * taps
+            kh = hg.int64(magic_quotient(hg.uint32(tap), table, 6))
+            kw = tap - kh * k_w
+            g = hg.int64(magic_quotient(gc, table, 9))
+            c = hg.int64(gc) - g * cg
+            plane = ((first + n) * channels + hg.int64(gc)) * height * width
+            src = plane + kh * dilation_h * width + hg.int64(table[12 + kw])
+            dst = g * group_stride + (c * taps + tap) * row_stride + n * image_stride
+            cols[dst + oh * out_w + ow] = x[src + oh * stride_h * width + ow]
 
 
 def padded_patch_matrix(
@@ -217,13 +258,13 @@ def padded_patch_matrix(
     """Write the patch matrix of `counts` = (groups, cg, images, channels) from image `first`
     of `padded` into `cols`, whose group, row and image strides are `strides`."""
     groups, cg, images, channels = counts
-    (_, k_h, s_h, d_h, _, o_h), (_, k_w, s_w, d_w, _, o_w) = window_axes(win)
-    chunk, chunks = row_chunks(o_h, o_w)
-    lanes = groups * cg * images * chunks
-    args = [padded.x, cols, lanes, images, first, channels, cg, k_h, k_w]
-    args += [padded.height, padded.width, o_h, o_w, s_h, d_h, d_w, padded.phases]
-    args += [padded.phase_width, *strides, chunks, chunk]
-    ctx.launch(onnx_im2col_padded, hg.blocks(lanes, BLOCK), BLOCK, args)
+    (_, k_h, s_h, d_h, _, o_h), (_, k_w, _, d_w, _, o_w) = window_axes(win)
+    taps = k_h * k_w
+    columns = [padded.column(kw * d_w) for kw in range(k_w)]
+    table = magic_table(ctx, [images, taps, k_w, cg], columns)
+    args = [padded.x, cols, table, images, first, channels, cg, k_w, taps]
+    args += [padded.height, padded.width, o_h, o_w, s_h, d_h, *strides]
+    launch_rows(ctx, onnx_im2col_padded, (groups * cg * taps * images, o_h, o_w), args)
 
 
 def depthwise3_applies(win: Window, cg: int) -> bool:
@@ -239,7 +280,7 @@ def onnx_conv_depthwise3(
     bias: hg.Array,
     out: hg.Array,
     residual: hg.Array,
-    lanes: hg.int64,
+    table: hg.Array,
     filters: hg.int64,
     kg: hg.int64,
     channels: hg.int64,
@@ -251,56 +292,45 @@ def onnx_conv_depthwise3(
     dilation_h: hg.int64,
     column1: hg.int64,
     column2: hg.int64,
-    chunks: hg.int64,
-    chunk: hg.int64,
     lower: hg.float64,
     upper: hg.float64,
     act: hg.Const[int],
     has_residual: hg.Const[bool],
+    first: hg.int64,
 ):
-    """Lane j < lanes, j = (n * K + k) * chunks + q, writes output rows oh in
-    [q * chunk, (q + 1) * chunk) of plane (n, k) of `out`: the 3x3 window of channel
-    k // kg of the padded input `x` by the weights of filter k, plus bias[k], then (with
-    `has_residual`) the same element of `residual`, then activation `act` with bounds
-    `lower` and `upper` (`onnx_conv_activation`). `x` has height x width planes; a window's
-    second and third columns lie `column1` and `column2` after its first (see `Padded`)."""
-    j = hg.int64(hg.global_id())
-    if j < lanes:
-        rest = hg.uint64(j)
-        q = hg.int64(rest % hg.uint64(chunks))
-        rest = rest // hg.uint64(chunks)
-        k = hg.int64(rest % hg.uint64(filters))
-        n = hg.int64(rest // hg.uint64(filters))
-        plane = (n * channels + k // kg) * height * width
-        taps = k * 9
-        w0 = out.dtype(w[taps])
-        w1 = out.dtype(w[taps + 1])
-        w2 = out.dtype(w[taps + 2])
-        w3 = out.dtype(w[taps + 3])
-        w4 = out.dtype(w[taps + 4])
-        w5 = out.dtype(w[taps + 5])
-        w6 = out.dtype(w[taps + 6])
-        w7 = out.dtype(w[taps + 7])
-        w8 = out.dtype(w[taps + 8])
-        b = out.dtype(bias[k])
-        lo = out.dtype(lower)
-        hi = out.dtype(upper)
-        d1 = column1
-        d2 = column2
-        low = q * chunk
-        for oh in range(low, min(low + chunk, out_h)):
-            r0 = plane + oh * stride_h * width
+    """Lane (ow, oh) of plane z = n * K + k (z from `first` on) writes element (oh, ow) of
+    plane (n, k) of `out`: the 3x3 window of channel k // kg of the padded input `x` by the
+    weights of filter k, plus bias[k], then (with `has_residual`) the same element of
+    `residual`, then activation `act` with bounds `lower` and `upper`
+    (`onnx_conv_activation`). `x` has height x width planes; a window's second and third
+    columns lie `column1` and `column2` after its first (see `Padded`). `table` holds
+    `pitch_magic` of K and kg."""
+    ow = hg.int64(hg.global_id(0))
+    oh = hg.int64(hg.global_id(1))
+    # The lane's x alone first: a block whose lanes all pass it runs unmasked.
+    if ow < out_w:  # noqa: SIM102
+        if oh < out_h:
+            z = hg.uint32(hg.block_id(2)) + hg.uint32(first)
+            n = hg.int64(magic_quotient(z, table, 0))
+            k = hg.int64(z) - n * filters
+            plane = (n * channels + hg.int64(magic_quotient(hg.uint32(k), table, 3))) * height
+            r0 = plane * width + oh * stride_h * width + ow
             r1 = r0 + dilation_h * width
             r2 = r1 + dilation_h * width
-            dst = ((n * filters + k) * out_h + oh) * out_w
-            for i in range(out_w):
-                v = w0 * x[r0 + i] + w1 * x[r0 + i + d1] + w2 * x[r0 + i + d2]
-                v += w3 * x[r1 + i] + w4 * x[r1 + i + d1] + w5 * x[r1 + i + d2]
-                v += w6 * x[r2 + i] + w7 * x[r2 + i + d1] + w8 * x[r2 + i + d2]
-                v += b
-                if has_residual:
-                    v += out.dtype(residual[dst + i])
-                out[dst + i] = onnx_conv_activation(v, act, lo, hi)
+            taps = k * 9
+            d1 = column1
+            d2 = column2
+            v = out.dtype(w[taps]) * x[r0] + out.dtype(w[taps + 1]) * x[r0 + d1]
+            v += out.dtype(w[taps + 2]) * x[r0 + d2]
+            v += out.dtype(w[taps + 3]) * x[r1] + out.dtype(w[taps + 4]) * x[r1 + d1]
+            v += out.dtype(w[taps + 5]) * x[r1 + d2]
+            v += out.dtype(w[taps + 6]) * x[r2] + out.dtype(w[taps + 7]) * x[r2 + d1]
+            v += out.dtype(w[taps + 8]) * x[r2 + d2]
+            v += out.dtype(bias[k])
+            dst = ((n * filters + k) * out_h + oh) * out_w + ow
+            if has_residual:
+                v += out.dtype(residual[dst])
+            out[dst] = onnx_conv_activation(v, act, out.dtype(lower), out.dtype(upper))
 
 
 def depthwise3(
@@ -318,11 +348,10 @@ def depthwise3(
     images, filters, channels = counts
     act, low, high, residual = post
     (_, _, s_h, d_h, _, o_h), (_, _, _, d_w, _, o_w) = window_axes(win)
-    chunk, chunks = row_chunks(o_h, o_w)
-    lanes = images * filters * chunks
     has_residual = residual is not None
-    args = [padded.x, w, bias, out, residual if has_residual else bias, lanes, filters]
+    table = magic_table(ctx, [filters, filters // channels], [])
+    args = [padded.x, w, bias, out, residual if has_residual else bias, table, filters]
     args += [filters // channels, channels, padded.height, padded.width, o_h, o_w, s_h, d_h]
-    args += [padded.column(d_w), padded.column(2 * d_w), chunks, chunk, float(low)]
-    args += [float(high), act, has_residual]
-    ctx.launch(onnx_conv_depthwise3, hg.blocks(lanes, BLOCK), BLOCK, args)
+    args += [padded.column(d_w), padded.column(2 * d_w), float(low), float(high), act]
+    args += [has_residual]
+    launch_rows(ctx, onnx_conv_depthwise3, (images * filters, o_h, o_w), args)
