@@ -1,5 +1,5 @@
 """Normalising contiguous rows: LayerNormalization, RMSNormalization, GroupNormalization and
-InstanceNormalization share one kernel.
+InstanceNormalization share these kernels.
 
 Each normalises rows of `r` contiguous elements: `(x - mean) / sqrt(var + eps)` (or, for RMS,
 `x / sqrt(mean(x^2) + eps)`), times a scale and plus a bias. Where the scale and bias are read
@@ -26,9 +26,15 @@ from hologram.compiler.context import OpContext, TensorRef
 from hologram.isa.dtypes import DType
 from hologram.kernels.reduce._fold import SQUARES, SUM, fold
 from hologram.onnx.ops._elementwise import launch_map, widened
+from hologram.onnx.ops._reduce_norm_block import onnx_normalize_rows_block
 
 BLOCK = 256
 """Lanes per block of every launch here."""
+
+BLOCK_ROWS_FROM = 1024
+"""Rows of at least this many elements are normalised by a block each
+(`onnx_normalize_rows_block`), shorter ones by a lane each: a block's lanes then each have
+several elements to sum, and a GPU reads the row coalesced."""
 
 
 @hg.kernel
@@ -136,14 +142,8 @@ def launch_row_norm(
         return
     mean_out, rstd_out = stats if stats is not None else (out, out)
     eps = compute.numpy.type(float(ctx.attr("epsilon", 1e-5)))
-    args = [
-        x,
-        scale,
-        scale if bias is None else bias,
-        out,
-        mean_out,
-        rstd_out,
-        norm.rows,
+    head = [x, scale, scale if bias is None else bias, out, mean_out, rstd_out]
+    tail = [
         norm.r,
         norm.groups,
         norm.per_group,
@@ -155,4 +155,8 @@ def launch_row_norm(
         bias is not None,
         stats is not None,
     ]
-    ctx.launch(onnx_normalize_rows, hg.blocks(norm.rows, BLOCK), BLOCK, args)
+    if norm.r >= BLOCK_ROWS_FROM:
+        ctx.launch(onnx_normalize_rows_block, norm.rows, BLOCK, head + tail)
+    else:
+        grid = hg.blocks(norm.rows, BLOCK)
+        ctx.launch(onnx_normalize_rows, grid, BLOCK, [*head, norm.rows, *tail])
