@@ -15,12 +15,19 @@ _NOT_BACKENDS = {"base"}
 
 def backend_names() -> list[str]:
     """Every backend file in this package, available here or not."""
+    return list(_backend_files())
+
+
+@cache
+def _backend_files() -> tuple[str, ...]:
+    # Listed once per process: scanning the package directory cost more than the rest of a
+    # model's load.
     names = [
         m.name
         for m in pkgutil.iter_modules(__path__)
         if not m.name.startswith("_") and m.name not in _NOT_BACKENDS
     ]
-    return sorted(names, key=lambda n: (AUTO_ORDER.index(n) if n in AUTO_ORDER else 99, n))
+    return tuple(sorted(names, key=lambda n: (AUTO_ORDER.index(n) if n in AUTO_ORDER else 99, n)))
 
 
 def backend_class(name: str) -> type[Backend]:
