@@ -7,17 +7,10 @@ backends that are not the host.
 """
 
 import hologram as hg
-from hologram.kernels.reduce._fold import MAX, MEAN, MIN, SUM, combine, finish
+from hologram.kernels.reduce._fold import DEVICE_SIGNATURES, MAX, MIN, SUM, combine, finish
 
 
-@hg.kernel(
-    signatures=[
-        {"x": hg.float32, "out": hg.float32, "count": hg.float32, "acc": hg.float32, "op": SUM},
-        {"x": hg.float32, "out": hg.float32, "count": hg.float32, "acc": hg.float32, "op": MAX},
-        {"x": hg.float32, "out": hg.float32, "count": hg.float32, "acc": hg.float32, "op": MEAN},
-        {"x": hg.int32, "out": hg.int64, "count": hg.int64, "acc": hg.int64, "op": SUM},
-    ]
-)  # fmt: skip
+@hg.kernel(signatures=DEVICE_SIGNATURES)
 def block_reduce(
     x: hg.Array,
     out: hg.Array,

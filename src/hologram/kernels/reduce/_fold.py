@@ -27,6 +27,14 @@ SQUARES = 3
 EXP = 4
 MEAN = 5
 
+DEVICE_SIGNATURES = [
+    {"x": hg.float32, "out": hg.float32, "count": hg.float32, "acc": hg.float32, "op": SUM},
+    {"x": hg.float32, "out": hg.float32, "count": hg.float32, "acc": hg.float32, "op": MAX},
+    {"x": hg.float32, "out": hg.float32, "count": hg.float32, "acc": hg.float32, "op": MEAN},
+    {"x": hg.int32, "out": hg.int64, "count": hg.int64, "acc": hg.int64, "op": SUM},
+]
+"""The specialisations the device reduction kernels (`kernels/device/`) build ahead of time."""
+
 
 @hg.func
 def term(v, center, op):
