@@ -158,9 +158,7 @@ class Model:
         reload = self._reload
         if reload is None:
             return self._run(feeds, as_buffers)
-        with reload.gate:  # held by a waiting `refine`: let it in first
-            pass
-        with reload.lock:  # `refine` never writes the weights in the middle of a run
+        with reload.reading():  # `refine` never writes the weights in the middle of a run
             return self._run(feeds, as_buffers)
 
     def _run(self, feeds: dict[str, Any], as_buffers: bool) -> dict[str, Any]:
