@@ -67,6 +67,7 @@ class Buffer:
         self._shape = normalize_shape(shape)
         self._dtype = DType.of(dtype)
         self._writeable = writeable
+        self._native: Any = None
         if self.nbytes > allocation.nbytes:
             raise AllocationError(
                 f"a {self._shape} {self._dtype} buffer needs {self.nbytes} bytes, "
@@ -158,9 +159,17 @@ class Buffer:
         return self._allocation
 
     def native(self) -> Any:
-        """The backend's 1-D typed view of the buffer: what a launch passes for it."""
+        """The backend's 1-D typed view of the buffer: what a launch passes for it.
+
+        Made once and returned again by later calls (a device view costs microseconds to
+        make, and every launch asks for it); it holds no memory the buffer does not.
+        """
         allocation = self._live()
-        return self.backend.view(allocation.handle, allocation.offset, self.size, self._dtype)
+        view = self._native
+        if view is None:
+            view = self.backend.view(allocation.handle, allocation.offset, self.size, self._dtype)
+            self._native = view
+        return view
 
     def to_numpy(self) -> np.ndarray:
         """The contents as an array: a view sharing memory on host backends, else a copy."""

@@ -167,7 +167,7 @@ def elementwise_launch(
     program = elementwise_program(op, tuple(in_dtypes), out_dtype, layout.access, layout.rank)
     table: Any = layout.table
     if not executor.backend.is_host:
-        table = executor.from_numpy(table)
+        table = executor.constant(table)  # uploaded once per layout, not at every launch
     grid, block = layout.geometry
     args = (*in_args, out_arg, layout.row_length, table, *scalars)
     return Launch(program, _config(grid, block), args)

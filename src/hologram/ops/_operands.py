@@ -35,6 +35,8 @@ _default_lock = threading.Lock()
 def default_executor() -> Executor:
     """The process-wide executor the ops use when given none (made on first use)."""
     global _default_executor
+    if _default_executor is not None:
+        return _default_executor  # made once and never replaced: no lock needed to read it
     with _default_lock:
         if _default_executor is None:
             from hologram.config import settings

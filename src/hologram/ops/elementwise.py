@@ -11,12 +11,15 @@ overflow. f16 and bf16 are computed in f32 and rounded once into the result.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from hologram.errors import ProgramError, ShapeError
 from hologram.isa.dtypes import DType
-from hologram.isa.program import Program
+from hologram.isa.program import LaunchConfig, Program
 from hologram.kernels._fuse import fuse_elementwise
 from hologram.ops._broadcast import Access, broadcast_layout
 from hologram.ops._elementwise_kernels import (
@@ -32,6 +35,7 @@ from hologram.ops._operands import (
     Output,
     check_dtype,
     check_size,
+    default_executor,
     is_buffer,
     promote,
     resolve_executor,
@@ -40,6 +44,10 @@ from hologram.ops._operands import (
 
 if TYPE_CHECKING:
     from hologram.runtime.executor import Executor
+
+
+MAX_PLANS = 4096
+"""The most plans an executor keeps (all are dropped when it is full)."""
 
 
 def prepare_elementwise(
@@ -55,7 +63,7 @@ def prepare_elementwise(
     layout = broadcast_layout([o.shape for o in operands], fn.name)
     check_size(layout.shape, fn.name)
     output = Output(ex, layout.shape, dtype, any(is_buffer(v) for v in inputs), out, fn.name)
-    prepared = Prepared(ex, finish=output.result)
+    prepared = Prepared(ex, finish=output.result, output=output)
     if layout.size:
         in_args = [o.arg for o in operands]
         in_dtypes = [o.dtype for o in operands]
@@ -65,7 +73,91 @@ def prepare_elementwise(
 
 
 def _run(name: str, inputs: Sequence[Any], executor: Executor | None, out: Any) -> Any:
-    return prepare_elementwise(elementwise_op(name), inputs, executor, out)()
+    return apply_elementwise(elementwise_op(name), inputs, executor, out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a call of an op decided from its inputs' kinds, dtypes and shapes alone: the
+    result's shape and dtype, and the launch (None for an empty result) less its memory."""
+
+    shape: tuple[int, ...]
+    dtype: DType
+    program: Program | None
+    config: LaunchConfig | None
+    fixed: tuple[Any, ...]
+    """The arguments after the output: the element count, the layout table, scalars."""
+
+
+def apply_elementwise(
+    fn: ElementwiseOp, inputs: Sequence[Any], executor: Executor | None = None, out: Any = None
+) -> Any:
+    """`fn` over `inputs`: what `prepare_elementwise(...)()` returns, planned once per shape.
+
+    Calls whose inputs are all C-contiguous NumPy arrays (host backends) or all Buffers of
+    the executor's backend, without `out=`, are planned once per (op, executor, dtypes,
+    shapes): a later call with the same signature allocates the result and launches. Every
+    check of the first call (dtypes, broadcasting, sizes) holds for the same signature.
+    """
+    if out is None:
+        ex, key = _signature(fn, inputs, executor)
+        if key is not None:
+            plans = ex.plans  # type: ignore[union-attr]
+            plan = plans.get(key)
+            if plan is None:
+                prepared = prepare_elementwise(fn, inputs, ex, None)
+                if len(plans) >= MAX_PLANS:
+                    plans.clear()
+                plans[key] = _plan_of(prepared, len(inputs))
+                return prepared()
+            return _replay(plan, ex, inputs, key[1] is not np.ndarray)  # type: ignore[arg-type]
+    return prepare_elementwise(fn, inputs, executor, out)()
+
+
+def _signature(
+    fn: ElementwiseOp, inputs: Sequence[Any], executor: Executor | None
+) -> tuple[Executor | None, tuple | None]:
+    """(executor, plan key) of a call a plan may serve; the key is None for other calls."""
+    first = inputs[0]
+    if type(first) is np.ndarray:
+        ex = executor if executor is not None else default_executor()
+        if not ex.backend.is_host:
+            return ex, None
+        key: list[Any] = [fn, np.ndarray]
+        for v in inputs:
+            if type(v) is not np.ndarray or not v.flags.c_contiguous:
+                return ex, None
+            key += (v.dtype, v.shape)
+        return ex, tuple(key)
+    if not is_buffer(first):
+        return executor, None
+    ex = executor if executor is not None else first.executor
+    backend = ex.backend
+    key = [fn, None]
+    for v in inputs:
+        if not is_buffer(v) or v.backend is not backend:
+            return ex, None
+        key += (v.dtype, v.shape)
+    return ex, tuple(key)
+
+
+def _plan_of(prepared: Prepared, n_inputs: int) -> _Plan:
+    output = prepared.output
+    if not prepared.launches:
+        return _Plan(output.shape, output.dtype, None, None, ())
+    (launch,) = prepared.launches
+    fixed = launch.args[n_inputs + 1 :]
+    return _Plan(output.shape, output.dtype, launch.program, launch.config, fixed)
+
+
+def _replay(plan: _Plan, ex: Executor, inputs: Sequence[Any], buffers: bool) -> Any:
+    if buffers:
+        result: Any = ex.allocate(plan.shape, plan.dtype)
+    else:
+        result = np.empty(plan.shape, plan.dtype.numpy)
+    if plan.program is not None:
+        ex.launch(plan.program, plan.config, args=(*inputs, result, *plan.fixed))
+    return result
 
 
 # ---------------------------------------------------------------- binary
@@ -219,4 +311,4 @@ def chain(
     if not inputs:
         raise ShapeError("chain needs at least one input")
     fn = chain_elementwise(steps, len(inputs))
-    return prepare_elementwise(fn, inputs, executor, out)()
+    return apply_elementwise(fn, inputs, executor, out)

@@ -8,8 +8,9 @@ ex.launch(program, grid=4, block=256, args=[x, y, 1024])
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,9 @@ class Executor:
                 backend = settings().backend
             self._backend = get_backend(backend)
         self._allocator = ClassAllocator(self._backend)
+        self._launchers: dict[int, _Launcher] = {}
+        self._constants: dict[int, tuple[np.ndarray, Buffer]] = {}
+        self._plans: dict[Any, Any] = {}
 
     @property
     def backend(self) -> Backend:
@@ -58,6 +62,12 @@ class Executor:
     def allocator(self) -> ClassAllocator:
         """The class allocator that small buffers come from."""
         return self._allocator
+
+    @property
+    def plans(self) -> dict[Any, Any]:
+        """What the ops have planned on this executor, by what decides each plan (an op, its
+        inputs' dtypes and shapes): it lives and dies with the executor."""
+        return self._plans
 
     def __repr__(self) -> str:
         return f"<Executor backend={self.backend_name}>"
@@ -97,6 +107,24 @@ class Executor:
             allocation = Allocation.borrowed(raw, raw.nbytes)
             return Buffer(self, allocation, array.shape, dtype, array.flags.writeable)
         return self.allocate(array.shape, dtype).copy_from(array)
+
+    def constant(self, array: np.ndarray) -> Buffer:
+        """A buffer holding a read-only array, made once per array and executor.
+
+        For small tables that launches read again and again (on device backends, uploaded
+        once instead of at every launch). The array must be read-only (so its contents never
+        change) and is kept alive with its buffer.
+        """
+        if array.flags.writeable:
+            raise LaunchError("constant() takes a read-only array (its contents may not change)")
+        entry = self._constants.get(id(array))
+        if entry is not None and entry[0] is array:
+            return entry[1]
+        buffer = self.from_numpy(array)
+        if len(self._constants) >= _MAX_CACHED_PROGRAMS:
+            self._constants.clear()
+        self._constants[id(array)] = (array, buffer)
+        return buffer
 
     def pool(self, nbytes: int) -> Pool:
         """A fixed-size pool of `nbytes` for `pool` parameters and streaming."""
@@ -146,11 +174,11 @@ class Executor:
                 f"program {program.name!r} takes {len(program.params)} arguments ({names}), "
                 f"got {len(args)}"
             )
-        if self._backend.is_host:
-            natives = _host_natives(self._backend, program, args)
-            if natives is not None:
-                self._backend.launch(program, config, natives)
-                return
+        launcher = self._launcher(program)
+        natives = launcher.natives(args)
+        if natives is not None:
+            launcher.launch(config, natives)
+            return
         binding = _Binding(self, program)
         try:
             natives = [
@@ -160,6 +188,44 @@ class Executor:
             binding.write_back()
         finally:
             binding.release()
+
+    def bind(
+        self, program: Program, config: LaunchConfig, args: Sequence[Any]
+    ) -> Callable[[], None]:
+        """A call that launches `program` over `config` with `args`, checked and bound once.
+
+        For work launched again and again on the same memory (a prepared op). Arguments that
+        need a copy (a NumPy array on a device backend) cannot be bound: the call then
+        launches through `launch` each time, which copies them. A bound Buffer freed later
+        makes the call raise, as `launch` would.
+        """
+        args = list(args)
+        launcher = self._launcher(program)
+        natives = launcher.natives(args) if len(args) == len(program.params) else None
+        if natives is None:
+            return functools.partial(self.launch, program, config, args=args)
+        bound = self._backend.bind_launch(program, config, natives)
+        allocations = tuple(a.allocation for a in args if isinstance(a, Buffer))
+        pools = tuple(a for a in args if isinstance(a, Pool))
+        if not allocations and not pools:
+            return bound
+
+        def launch() -> None:
+            if any(a.freed for a in allocations) or any(p.is_freed for p in pools):
+                self.launch(program, config, args=args)  # raises, naming the freed memory
+                return
+            bound()
+
+        return launch
+
+    def _launcher(self, program: Program) -> _Launcher:
+        launcher = self._launchers.get(id(program))
+        if launcher is None or launcher.program is not program:
+            if len(self._launchers) >= _MAX_CACHED_PROGRAMS:
+                self._launchers.clear()
+            launcher = _Launcher(self._backend, program)
+            self._launchers[id(program)] = launcher
+        return launcher
 
     def synchronize(self) -> None:
         """Wait for all launched work to finish."""
@@ -171,64 +237,118 @@ def dtype_of_array(array: np.ndarray) -> DType:
     return DType.of(array.dtype.newbyteorder("="))
 
 
-_SpecCache = dict[int, tuple[Program, tuple[tuple[ParamKind, Any, DType, bool], ...]]]
-_PARAM_SPECS: _SpecCache = {}
 _MAX_CACHED_PROGRAMS = 1024
+_MAX_BOUND_PER_PROGRAM = 64
+_Spec = tuple[int, Any, DType, bool]
+_SCALAR, _BUFFER, _POOL = 0, 1, 2
+_KIND_CODES = {ParamKind.SCALAR: _SCALAR, ParamKind.BUFFER: _BUFFER, ParamKind.POOL: _POOL}
 
 
-def _param_specs(program: Program) -> tuple[tuple[ParamKind, Any, DType, bool], ...]:
-    """(kind, NumPy dtype, ISA dtype, written) per parameter, cached by program identity.
+class _Launcher:
+    """The launches of one program on one executor: its parameters' specs, read once, and the
+    backend's bound launches, one per (config, scalar arguments) seen more than once.
 
-    Keyed by `id` with the program kept alive in the entry, so a hit is one dict lookup and
-    an identity test instead of hashing the whole program.
+    A bound launch leaves every buffer parameter open and fixes the scalars, so a launch of
+    the same shape again costs the conversion of its buffers and one call: the checks of the
+    scalars, the kernel lookup and the binding were done when it was bound.
     """
-    entry = _PARAM_SPECS.get(id(program))
-    if entry is not None and entry[0] is program:
-        return entry[1]
-    specs = tuple((p.kind, p.dtype.numpy, p.dtype, p.access.can_write) for p in program.params)
-    if len(_PARAM_SPECS) >= _MAX_CACHED_PROGRAMS:
-        _PARAM_SPECS.clear()
-    _PARAM_SPECS[id(program)] = (program, specs)
-    return specs
 
+    __slots__ = ("backend", "bound", "bufferable", "memory", "program", "scalars", "seen", "specs")
 
-def _host_natives(backend: Backend, program: Program, args: list[Any]) -> list[Any] | None:
-    """The native arguments of a host launch whose arguments need no copy and no diagnosis.
+    def __init__(self, backend: Backend, program: Program) -> None:
+        self.backend = backend
+        self.program = program
+        params = program.params
+        self.specs: tuple[_Spec, ...] = tuple(
+            (_KIND_CODES[p.kind], p.dtype.numpy, p.dtype, p.access.can_write) for p in params
+        )
+        self.memory = tuple(i for i, p in enumerate(params) if p.kind is not ParamKind.SCALAR)
+        self.scalars = tuple(i for i, p in enumerate(params) if p.kind is ParamKind.SCALAR)
+        # Backends bind open buffer parameters tightly; pools they re-check every call.
+        self.bufferable = all(p.kind is not ParamKind.POOL for p in params)
+        self.bound: dict[tuple, Callable[..., None]] = {}
+        self.seen: set[tuple] = set()
 
-    Arrays of the parameter's exact dtype that `from_numpy` would wrap without a copy pass
-    straight through as 1-D views; live Buffers of this backend pass their native view;
-    Python numbers pass as they are. Anything else returns None, and the general binding
-    (which copies, or raises the precise error) takes over.
-    """
-    natives: list[Any] = []
-    append = natives.append
-    for (kind, np_dtype, dtype, written), arg in zip(_param_specs(program), args, strict=True):
-        if kind is ParamKind.BUFFER:
-            if type(arg) is np.ndarray:
-                flags = arg.flags
-                if (
-                    arg.dtype != np_dtype
-                    or not (flags.c_contiguous and flags.aligned)
-                    or (written and not flags.writeable)
-                ):
+    def natives(self, args: list[Any]) -> list[Any] | None:
+        """The native arguments, when every argument passes without a copy or a diagnosis.
+
+        Arrays of the parameter's exact dtype that `from_numpy` would wrap without a copy
+        (host backends) pass as 1-D views; live Buffers and Pools of this backend pass their
+        native views; Python numbers and NumPy scalars of the parameter's type pass as they
+        are. Anything else returns None, and the general binding (which copies, or raises the
+        precise error) takes over.
+        """
+        backend = self.backend
+        host = backend.is_host
+        natives: list[Any] = []
+        append = natives.append
+        for (code, np_dtype, dtype, written), arg in zip(self.specs, args, strict=True):
+            if code == _SCALAR:
+                kind = type(arg)
+                if kind is not int and kind is not float and kind is not np_dtype.type:
                     return None
-                append(arg if arg.ndim == 1 else arg.reshape(-1))
-            elif (
-                isinstance(arg, Buffer)
-                and arg.backend is backend
-                and arg.dtype is dtype
-                and (arg.writeable or not written)
-            ):
+                append(arg)
+            elif code == _BUFFER:
+                if type(arg) is np.ndarray:
+                    flags = arg.flags
+                    # carray: C-contiguous, aligned and writeable.
+                    usable = flags.carray if written else flags.c_contiguous and flags.aligned
+                    if not (host and usable and arg.dtype == np_dtype):
+                        return None
+                    append(arg if arg.ndim == 1 else arg.reshape(-1))
+                elif (
+                    isinstance(arg, Buffer)
+                    and arg.backend is backend
+                    and arg.dtype is dtype
+                    and (arg.writeable or not written)
+                ):
+                    append(arg.native())
+                else:
+                    return None
+            elif isinstance(arg, Pool) and arg.backend is backend:
                 append(arg.native())
             else:
                 return None
-        elif kind is ParamKind.SCALAR and type(arg) in (int, float):
-            append(arg)
-        elif kind is ParamKind.SCALAR and type(arg) is np_dtype.type:
-            append(arg)  # a NumPy scalar of the parameter's exact type
-        else:
-            return None
-    return natives
+        return natives
+
+    def launch(self, config: LaunchConfig, natives: list[Any]) -> None:
+        """Launch over `config` with converted `natives`, through a bound launch when this
+        (config, scalars) was launched before."""
+        if not self.bufferable:
+            self.backend.launch(self.program, config, natives)
+            return
+        memory = self.memory
+        key = (config.grid, config.block, *[_scalar_key(natives[i]) for i in self.scalars])
+        bound = self.bound.get(key)
+        if bound is not None:
+            bound(*[natives[i] for i in memory])
+            return
+        if key not in self.seen:
+            # Bind only what repeats: a one-off launch would pay for the binding for nothing.
+            if len(self.seen) >= _MAX_BOUND_PER_PROGRAM:
+                self.seen.clear()
+            self.seen.add(key)
+            self.backend.launch(self.program, config, natives)
+            return
+        template = list(natives)
+        for i in memory:
+            template[i] = None  # open: a bound launch must not keep this call's memory alive
+        bound = self.backend.bind_slotted_launch(self.program, config, template, memory)
+        if len(self.bound) >= _MAX_BOUND_PER_PROGRAM:
+            self.bound.clear()
+        self.bound[key] = bound
+        bound(*[natives[i] for i in memory])
+
+
+def _scalar_key(value: Any) -> Any:
+    """A scalar argument as an exact cache key: floats by their bits (0.0 == -0.0, and a NumPy
+    float equals the int of its value, but a kernel may tell them apart)."""
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is float:
+        return value.hex()
+    return kind, value.tobytes()
 
 
 class _Binding:
