@@ -203,11 +203,12 @@ def test_batched_matmul_matches_the_reference(backend, rng, strides, trans_b):
 
 
 def test_small_products_run_on_one_blas_thread(rng: np.random.Generator) -> None:
+    # float64: float32 products large enough run on the packed product, not on BLAS.
     pytest.importorskip("numba", reason="the cpu backend needs Numba")
     threadpoolctl = pytest.importorskip("threadpoolctl", reason="BLAS thread control")
     from hologram.backends._cpu_intrinsics import SMALL_PRODUCT_FLOPS, _configured_threads
 
-    small = [rng.standard_normal((16, 16)).astype(np.float32) for _ in range(2)]
+    small = [rng.standard_normal((16, 16)).astype(np.float64) for _ in range(2)]
     out = hg.ops.matmul(*small, executor=hg.Executor("cpu"))
     np.testing.assert_allclose(out, small[0] @ small[1], rtol=1e-5, atol=1e-5)
     pools = threadpoolctl.threadpool_info()
@@ -216,7 +217,7 @@ def test_small_products_run_on_one_blas_thread(rng: np.random.Generator) -> None
         pytest.skip("NumPy's BLAS is not one threadpoolctl can see")
     assert all(pool["num_threads"] == 1 for pool in blas)
     side = int(round((SMALL_PRODUCT_FLOPS / 2) ** (1 / 3))) + 8
-    large = [rng.standard_normal((side, side)).astype(np.float32) for _ in range(2)]
+    large = [rng.standard_normal((side, side)).astype(np.float64) for _ in range(2)]
     out = hg.ops.matmul(*large, executor=hg.Executor("cpu"))
     np.testing.assert_allclose(out, large[0] @ large[1], rtol=1e-3, atol=1e-2)
     pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
@@ -231,7 +232,7 @@ def test_only_products_on_several_blas_threads_quiet_the_kernels(rng: np.random.
     executor = hg.Executor("cpu")
     backend = executor.backend
     backend._intrinsic_finished = float("-inf")
-    small = [rng.standard_normal((16, 16)).astype(np.float32) for _ in range(2)]
+    small = [rng.standard_normal((16, 16)).astype(np.float64) for _ in range(2)]
     np.testing.assert_allclose(
         hg.ops.matmul(*small, executor=executor), small[0] @ small[1], rtol=1e-5, atol=1e-5
     )
@@ -239,7 +240,7 @@ def test_only_products_on_several_blas_threads_quiet_the_kernels(rng: np.random.
     if _configured_threads() < 2:
         return
     side = int(round((SMALL_PRODUCT_FLOPS / 2) ** (1 / 3))) + 8
-    large = [rng.standard_normal((side, side)).astype(np.float32) for _ in range(2)]
+    large = [rng.standard_normal((side, side)).astype(np.float64) for _ in range(2)]
     out = hg.ops.matmul(*large, executor=executor)
     np.testing.assert_allclose(out, large[0] @ large[1], rtol=1e-3, atol=1e-2)
     assert backend._intrinsic_finished > float("-inf")

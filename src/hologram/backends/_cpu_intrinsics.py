@@ -4,6 +4,11 @@ Operands are strided views of the launch buffers (no copies for float32 and floa
 float16 and bfloat16 are computed in float32 and rounded once into their type on the store.
 Integer types use NumPy's integer matmul, which wraps like the ISA asks.
 
+float32 products at least a couple of tiles in size run on the packed product of `_cpu_gemm`
+(compiled for the host's widest vectors; NumPy's BLAS may run narrower ones) on one thread:
+on this two-core machine shared with other work its two-thread form, like BLAS on two
+threads, lost to one thread (benchmarks/gemm_cpu.py). Everything else goes through NumPy.
+
 The BLAS library's own thread pool is sized per product (`blas_threads`): small products run
 on one thread, because waking BLAS worker threads costs more than they save there and their
 spinning competes with the backend's own threads; large ones use the configured count.
@@ -119,6 +124,8 @@ def _prepare_matmul(inst: Instruction, sources: list[int], where: str) -> Callab
             matmul(inst, [args[i] for i in sources], where)
 
         return general
+    if inst.dtype is DType.F32 and _packed_product_wins(m, n, k):
+        return _prepare_sgemm(inst, sources, where)
     ia, ib, ic = sources
     trans_a, trans_b = bool(inst.attr("trans_a")), bool(inst.attr("trans_b"))
     shape_a, shape_b = ((k, m) if trans_a else (m, k)), ((n, k) if trans_b else (k, n))
@@ -139,23 +146,73 @@ def _prepare_matmul(inst: Instruction, sources: list[int], where: str) -> Callab
         return stacked.swapaxes(1, 2) if trans else stacked
 
     flops = 2 * batch * m * n * k
+    # A plan passes the same arena buffers launch after launch: their views are made once.
+    seen: list[Any] = [(None, None, None, None)]  # one tuple, replaced whole: thread-safe
 
     def run(args: list) -> None:
         a, b, c = args[ia], args[ib], args[ic]
         blas_threads.use(flops)
-        if a.size < need_a or b.size < need_b or c.size < need_c:
-            matmul(inst, [a, b, c], where)  # raises the out-of-bounds error
-            return
-        if batch == 1:
-            out = c[: m * n].reshape(m, n)
-        elif stride_c == m * n:
-            out = c[: batch * m * n].reshape(batch, m, n)
+        last = seen[0]
+        if a is last[0] and b is last[1] and c is last[2]:
+            left, right, out = last[3]
         else:
-            out = _writable(c, batch, stride_c, m, n)
-        left = operand(a, stride_a, shape_a, trans_a)
-        right = operand(b, stride_b, shape_b, trans_b)
+            if a.size < need_a or b.size < need_b or c.size < need_c:
+                matmul(inst, [a, b, c], where)  # raises the out-of-bounds error
+                return
+            if batch == 1:
+                out = c[: m * n].reshape(m, n)
+            elif stride_c == m * n:
+                out = c[: batch * m * n].reshape(batch, m, n)
+            else:
+                out = _writable(c, batch, stride_c, m, n)
+            left = operand(a, stride_a, shape_a, trans_a)
+            right = operand(b, stride_b, shape_b, trans_b)
+            seen[0] = (a, b, c, (left, right, out))
         with np.errstate(all="ignore"):
             np.matmul(left, right, out=out)
+
+    return run
+
+
+def _packed_product_wins(m: int, n: int, k: int) -> bool:
+    """Whether the packed float32 product (`_cpu_gemm`) beats BLAS here: C at least a couple
+    of its tiles tall and most of one wide (thinner products waste most of a tile), on a
+    processor with AVX-512 and FMA (its tile fills 24 of the 32 zmm registers; with 16
+    narrower registers it would spill, and BLAS's own kernels for them are better)."""
+    from hologram.backends._cpu_gemm import MR, NR
+
+    return m >= 2 * MR and n >= NR // 2 and k >= 8 and _wide_vectors()
+
+
+@functools.cache
+def _wide_vectors() -> bool:
+    import llvmlite.binding as llvm
+
+    features = llvm.get_host_cpu_features()
+    return bool(features.get("avx512f")) and bool(features.get("fma"))
+
+
+def _sgemm_dims(inst: Instruction) -> Any:
+    from hologram.backends._cpu_gemm import sgemm_dims
+
+    batch, m, n, k, stride_a, stride_b, stride_c = _ints(
+        inst, "batch", "m", "n", "k", "stride_a", "stride_b", "stride_c"
+    )
+    a_at = (0, stride_a, 1, m) if inst.attr("trans_a") else (0, stride_a, k, 1)
+    b_at = (0, stride_b, 1, k) if inst.attr("trans_b") else (0, stride_b, n, 1)
+    return sgemm_dims(batch, m, n, k, a_at, b_at, (0, stride_c))
+
+
+def _prepare_sgemm(inst: Instruction, sources: list[int], where: str) -> Callable[[list], None]:
+    from hologram.backends._cpu_gemm import sgemm
+
+    ia, ib, ic = sources
+    dims = _sgemm_dims(inst)
+
+    def run(args: list) -> None:
+        a, b, c = args[ia], args[ib], args[ic]
+        if not sgemm(a, b, c, dims):
+            matmul(inst, [a, b, c], where, packed=False)  # reports, or copies what overlaps
 
     return run
 
@@ -183,12 +240,23 @@ def _batched(buffer: np.ndarray, batch: int, stride: int, rows: int, cols: int) 
     )
 
 
-def matmul(inst: Instruction, buffers: list[np.ndarray], where: str) -> None:
-    """C[i] = op(A[i]) @ op(B[i]) for each batch entry i (see docs/isa.mdx)."""
+def matmul(inst: Instruction, buffers: list[np.ndarray], where: str, packed: bool = True) -> None:
+    """C[i] = op(A[i]) @ op(B[i]) for each batch entry i (see docs/isa.mdx). float32 products
+    large enough run on the packed product of `_cpu_gemm` unless `packed` is False."""
     a, b, c = buffers
     batch, m, n, k, stride_a, stride_b, stride_c = _ints(
         inst, "batch", "m", "n", "k", "stride_a", "stride_b", "stride_c"
     )
+    if (
+        packed
+        and inst.dtype is DType.F32
+        and (batch == 1 or stride_c >= m * n)
+        and _packed_product_wins(m, n, k)
+    ):
+        from hologram.backends._cpu_gemm import sgemm
+
+        if sgemm(a, b, c, _sgemm_dims(inst)):
+            return
     for which, buffer, stride, size in (
         ("A", a, stride_a, m * k),
         ("B", b, stride_b, k * n),
@@ -253,9 +321,33 @@ def conv2d(inst: Instruction, buffers: list[np.ndarray], where: str) -> None:
     # im2col: (groups, output pixels, cg * r * s), one copy of the input's windows.
     columns = windows.reshape(n, groups, cg, oh, ow, r, s).transpose(1, 0, 3, 4, 2, 5, 6)
     columns = columns.reshape(groups, n * oh * ow, cg * r * s)
-    with np.errstate(all="ignore"):
-        out = np.matmul(columns, weights.transpose(0, 2, 1))  # (groups, n*oh*ow, kg)
+    out = _grouped_product(dtype, columns, weights)  # (groups, n*oh*ow, kg)
     y = out.reshape(groups, n, oh, ow, kg).transpose(1, 0, 4, 2, 3).reshape(n, k, oh, ow)
     if len(buffers) > 3:
         y = y + _compute(buffers[3][:k], dtype).reshape(1, k, 1, 1)
     y_buf[: n * k * oh * ow] = y.reshape(-1)
+
+
+def _grouped_product(dtype: DType, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """columns[g] @ weights[g].T for each group g: the packed product for float32."""
+    groups, rows, depth = columns.shape
+    kg = weights.shape[1]
+    if dtype is DType.F32 and _packed_product_wins(rows, kg, depth):
+        from hologram.backends._cpu_gemm import sgemm, sgemm_dims
+
+        out = np.empty(groups * rows * kg, np.float32)
+        a = np.ascontiguousarray(columns).reshape(-1)
+        b = np.ascontiguousarray(weights).reshape(-1)
+        dims = sgemm_dims(
+            groups,
+            rows,
+            kg,
+            depth,
+            (0, rows * depth, depth, 1),
+            (0, kg * depth, 1, depth),
+            (0, rows * kg),
+        )
+        if sgemm(a, b, out, dims):
+            return out.reshape(groups, rows, kg)
+    with np.errstate(all="ignore"):
+        return np.matmul(columns, weights.transpose(0, 2, 1))
