@@ -160,6 +160,25 @@ def test_pow_is_within_its_ulp_bound_over_sampled_pairs(backend, rng):
     assert float32_ulps(got, exact).max() <= MAX_ULPS[Op.POW]
 
 
+def test_pow_is_within_its_ulp_bound_where_its_reduction_is_weakest(backend, rng):
+    # log2|x| is reduced against 1 or sqrt(2) from mantissas in [2**-0.25, 2**0.75): its error
+    # peaks at the seams 2**(j / 4) of every binade, and near x = 1 where log2|x| is tiny. There
+    # t = y * log2|x| is taken far out (to 2**+-149), where an error in t weighs the most.
+    size = 500_000
+    seams = 2.0 ** (rng.integers(-1, 4, size) / 4.0 + rng.integers(-120, 120, size))
+    near_one = np.ones(size)
+    bases = np.concatenate([seams, near_one]) * (1 + rng.uniform(-2e-2, 2e-2, 2 * size))
+    xs = bases.astype(np.float32)
+    log2_x = np.log2(xs.astype(np.float64))
+    targets = rng.uniform(60, 149, xs.size) * rng.choice([-1.0, 1.0], xs.size)
+    ys = (targets / np.where(log2_x == 0, 1, log2_x)).astype(np.float32)
+    got = pow_on(backend, xs, ys)
+    with np.errstate(all="ignore"):
+        exact = np.power(xs.astype(np.float64), ys.astype(np.float64))
+    assert_exact_where_special(got, exact)
+    assert float32_ulps(got, exact).max() <= MAX_ULPS[Op.POW]
+
+
 def test_pow_follows_c_for_special_values(backend):
     values = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0]
     values += [1e-45, -1e-45, 3.4028235e38, 2.0**24 + 2, -(2.0**24) - 2, 150.0, -150.0]

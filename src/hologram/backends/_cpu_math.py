@@ -9,9 +9,10 @@ exp, sigmoid, tanh and log work in float32 lanes, in the manner of Cephes and SL
 range reduction, then a polynomial fitted once for least maximum relative error (iterated
 reweighted least squares), then an exact scaling by powers of two. tanh is expm1(-2|x|) over
 2 plus itself, from exp's polynomial: one formula and one division over the whole range. pow
-needs y * log2|x| to about 2**-35 relative, more than float32 holds, so log2|x| (the atanh
-series of the reduced mantissa) and the split of t = y * log2|x| into round(t) and t -
-round(t) are float64; 2**(t - round(t)) is a float32 polynomial again. erf is the rational
+needs t = y * log2|x| to about 2**-31 relative, more than float32 holds, so log2|x| and t are
+float32 double words (hi + lo, with FMA error terms): the atanh series of the mantissa
+reduced against 1 or sqrt(2), no table (a gather of a table lane by lane costs more than the
+whole series); 2**(t - round(t)) is a float32 polynomial again. erf is the rational
 approximation that Eigen and XLA use for float32, evaluated in float64 (in float32 it is off
 by up to 5 ulp).
 
@@ -27,9 +28,11 @@ a negative (NaN) and of zero (-inf), and C's rules for pow.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
-from hologram.backends._cpu_runtime import bits_f32, f32_bits, fma32, fma64
+from hologram.backends._cpu_runtime import bits_f32, f32_bits, fma32
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -55,12 +58,42 @@ _EQ3 = _F(0.008368710055947304)
 _EQ4 = _F(0.001381461275741458)
 
 
+@intrinsic
+def ldexp_f32(typingctx, x, n):  # noqa: ARG001 - the signature Numba expects
+    """x * 2**n for a float32 `x` and an int32 `n`, rounded once (LLVM's `ldexp`)."""
+    if x != types.float32 or n != types.int32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        f32, i32 = ir.FloatType(), ir.IntType(32)
+        fnty = ir.FunctionType(f32, [f32, i32])
+        return builder.call(builder.module.declare_intrinsic("llvm.ldexp", [f32, i32], fnty), args)
+
+    return types.float32(types.float32, types.int32), codegen
+
+
+def _vector_ldexp() -> bool:
+    """Whether the code Numba makes for this host turns a lane loop's `ldexp` into one vector
+    instruction (AVX-512's vscalefps); elsewhere LLVM calls the C library once per lane."""
+    from llvmlite import binding
+    from numba.core import config
+
+    if config.CPU_NAME not in (None, "host"):  # a named target: code for other machines
+        return False
+    return bool(binding.get_host_cpu_features().get("avx512f", False))
+
+
+_VECTOR_LDEXP = _vector_ldexp()
+
+
 @njit(inline="always", **_JIT)
 def scale_f32(p, n):
     """p * 2**n for a float32 `p` in [1/2, 2] and an int32 `n` in [-252, 254].
 
     Two exact powers of two, so that a subnormal result is rounded once, in the last product.
     """
+    if _VECTOR_LDEXP:
+        return ldexp_f32(p, n)
     half = np.int32(n >> np.int32(1))
     first = bits_f32(np.uint32((half + np.int32(127)) << np.int32(23)))
     second = bits_f32(np.uint32((n - half + np.int32(127)) << np.int32(23)))
@@ -183,10 +216,27 @@ def log_f32(x):
     return y if x != _F(np.inf) else x
 
 
-# ---------------------------------------------------------------- pow, float64 core
-_LOG2E = 1.4426950408889634
-_ROUNDER = 6755399441055744.0  # 1.5 * 2**52
-_EXPONENT_LIMIT = 160.0  # 2**160 and 2**-160 are far outside float32
+# ---------------------------------------------------------------- pow in float32 double words
+def _double_word(value: float) -> tuple[np.float32, np.float32]:
+    """`value` as float32 hi + lo, to about 2**-48 relative."""
+    hi = np.float32(value)
+    return hi, np.float32(value - float(hi))
+
+
+_LOG2_SCALE = 2.0 / np.log(2.0)  # log2 m = _LOG2_SCALE * atanh(s)
+_K_HI, _K_LO = _double_word(_LOG2_SCALE)
+# _LOG2_SCALE (atanh(s) / s - 1) / s**2 = Q(s**2) on |s| <= 0.0866, fitted so that the odd
+# terms s**3 Q(s**2) err by at most 2**-34 relative to log2 m; lowest first.
+_KQ0 = _F(0.9617967009544373)
+_KQ1 = _F(0.5770577192306519)
+_KQ2 = _F(0.41685712337493896)
+_FOURTH_ROOT_HALF_BITS = np.int32(0x3F5744FD)  # float32(2**-0.25)
+_FOURTH_ROOT_TWO = _F(2.0**0.25)
+_ROOT_TWO = _F(np.sqrt(2.0))
+_ROOT_TWO_LOG2_LO = _F(np.log2(np.float64(_ROOT_TWO)) - 0.5)  # log2 _ROOT_TWO - 1/2
+_TWO_23 = _F(8388608.0)
+_INF = _F(np.inf)
+_EXPONENT_LIMIT = _F(160.0)  # 2**160 and 2**-160 are far outside float32
 # 2**f on [-1/2, 1/2] to 2**-29 relative, lowest first.
 _X0 = _F(1.0)
 _X1 = _F(0.6931471824645996)
@@ -198,61 +248,77 @@ _X6 = _F(0.00015345810970757157)
 
 
 @njit(inline="always", **_JIT)
-def log2_f64(ax):
-    """log2 of a positive finite float32 `ax`, as float64 to 2**-39 relative."""
-    e, m = split_f32(ax)
-    f = np.float64(m) - 1.0
-    # ln m = 2 atanh(s), s = f / (2 + f), |s| < 0.172: the series to s**13.
-    s = f / (2.0 + f)
+def log2_dw_f32(ax):
+    """log2 of a float32 `ax` >= 0 as float32 (hi, lo), hi + lo to about 2**-31 relative.
+
+    log2 0 is -inf, log2 inf is inf and NaN stays NaN (in hi; lo is then meaningless).
+    """
+    tiny = ax < _MIN_NORMAL_F
+    scaled = ax * _TWO_23 if tiny else ax
+    # ax = 2**e * m with m in [2**-0.25, 2**0.75), then m = c * (1 + s) / (1 - s) with c = 1
+    # or sqrt(2), so |s| <= 0.0866 and log2 m = log2 c + _LOG2_SCALE * atanh(s). Two halves
+    # picked by a compare need no table: gathers cost more than the longer series.
+    offset = np.int32(np.int32(f32_bits(scaled)) - _FOURTH_ROOT_HALF_BITS)
+    e = _F(np.int32(offset >> np.int32(23))) - (_F(23.0) if tiny else _ZERO)
+    m = bits_f32(np.uint32((offset & _MANTISSA_F) + _FOURTH_ROOT_HALF_BITS))
+    upper = m >= _FOURTH_ROOT_TWO
+    c = _ROOT_TWO if upper else _ONE
+    f = m - c  # exact: m / c is within [1/2, 2]
+    d = m + c
+    d_lo = (c - d) + m
+    reciprocal = _ONE / d
+    s = f * reciprocal
+    s_lo = (fma32(-s, d, f) - s * d_lo) * reciprocal  # s + s_lo = f / (d + d_lo)
     z = s * s
-    p = fma64(z, 1.0 / 13.0, 1.0 / 11.0)
-    p = fma64(p, z, 1.0 / 9.0)
-    p = fma64(p, z, 1.0 / 7.0)
-    p = fma64(p, z, 1.0 / 5.0)
-    p = fma64(p, z, 1.0 / 3.0)
-    p = fma64(p, z, 1.0)
-    return fma64(s * p, 2.0 * _LOG2E, np.float64(e))
+    q = fma32(fma32(_KQ2, z, _KQ1), z, _KQ0)
+    p = s * _K_HI
+    s_lo_k = s_lo * _K_HI
+    # The s**3 term is at most 2**-8.6 of p: float32 suffices, with s_lo carried through
+    # its derivative (3 s**2 s_lo _LOG2_SCALE / 3).
+    odd_terms = fma32(z, s_lo_k, s * z * q)
+    p_lo = fma32(s, _K_HI, -p) + fma32(s, _K_LO, s_lo_k) + odd_terms
+    ec = e + (_HALF if upper else _ZERO)  # exact
+    hi = ec + p  # |ec| >= |p| unless ec = 0: Fast2Sum
+    lo = ((ec - hi) + p) + (p_lo + (_ROOT_TWO_LOG2_LO if upper else _ZERO))
+    hi = hi + ax * _ZERO  # NaN in, NaN out
+    hi = -_INF if ax == _ZERO else hi
+    return (_INF if ax == _INF else hi), lo
 
 
 @njit(inline="always", **_JIT)
-def exp2_split_f32(t):
-    """2**t for a float64 `t`, as float32 (NaN gives an unspecified number).
-
-    k = round(t) and f = t - k are exact in float64; 2**f is a float32 polynomial.
-    """
-    t = min(max(t, -_EXPONENT_LIMIT), _EXPONENT_LIMIT)
-    k = (t + _ROUNDER) - _ROUNDER
-    f = np.float32(t - k)
+def pow_f32(x, y):
+    """x**y for float32 `x` and `y`, as float32, with C's `pow` rules for the special values."""
+    ax = abs(x)
+    l_hi, l_lo = log2_dw_f32(ax)
+    # t = y * log2|x| as a double word: its error is what the result's relative error is.
+    t_hi = y * l_hi
+    t_lo = fma32(y, l_hi, -t_hi) + y * l_lo
+    # y = 0 and |x| = 1 give 2**0 = 1 whatever the other operand is, infinities and NaN too
+    # (x = -1 with a NaN or non-integral y is made NaN below).
+    unit = (y == _ZERO) | (l_hi == _ZERO)
+    t_hi = _ZERO if unit else t_hi
+    t_lo = t_lo if (abs(t_hi) < _EXPONENT_LIMIT) & ~unit else _ZERO
+    # Beyond the limit the result is 0 or inf: so are 0**y and inf**y (log2 is -inf or inf).
+    # A NaN operand left t_hi NaN; it is clamped too, so that k converts, and restored below.
+    t = t_hi if t_hi > -_EXPONENT_LIMIT else -_EXPONENT_LIMIT
+    t = t if t < _EXPONENT_LIMIT else _EXPONENT_LIMIT
+    k = np.rint(t + t_lo)
+    f = (t - k) + t_lo
     p = fma32(_X6, f, _X5)
     p = fma32(p, f, _X4)
     p = fma32(p, f, _X3)
     p = fma32(p, f, _X2)
     p = fma32(p, f, _X1)
     p = fma32(p, f, _X0)
-    return scale_f32(p, np.int32(k))
-
-
-@njit(inline="always", **_JIT)  # too big for LLVM's inliner, and a call stops vectorising
-def pow_f32(x, y):
-    """x**y for float32 `x` and `y`, as float32, with C's `pow` rules for the special values."""
-    ax = abs(x)
-    magnitude = exp2_split_f32(np.float64(y) * log2_f64(ax))
-    # Zero and infinite bases went through log2 as garbage: 0**y and inf**(-y) are 0 for y > 0
-    # and inf for y < 0. (y = 0 is decided below.)
-    edge = (ax == _ZERO) | (ax == _F(np.inf))
-    vanishes = (ax == _ZERO) == (y > _ZERO)
-    magnitude = (_ZERO if vanishes else _F(np.inf)) if edge else magnitude
+    magnitude = scale_f32(p, np.int32(k))
     integral = np.floor(y) == y
     half = y * _HALF
     odd = integral & (np.floor(half) != half)
     negative = odd & (np.int32(f32_bits(x)) < np.int32(0))
     signed = -magnitude if negative else magnitude
-    # A negative finite base with a non-integral exponent has no real power; 1**y, x**0 and
-    # (-1)**inf are 1 even for NaN.
-    invalid = (x != x) | (y != y) | ((x < _ZERO) & (x > _F(-np.inf)) & ~integral)
-    unit = (y == _ZERO) | (x == _ONE) | ((x == -_ONE) & (abs(y) == _F(np.inf)))
-    out = _F(np.nan) if invalid else signed
-    return _ONE if unit else out
+    # A negative finite base with a non-integral exponent has no real power.
+    invalid = (t_hi != t_hi) | ((x < _ZERO) & (x > -_INF) & ~integral)
+    return _F(np.nan) if invalid else signed
 
 
 # ---------------------------------------------------------------- erf

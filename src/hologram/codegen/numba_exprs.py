@@ -191,12 +191,14 @@ class Operands:
     """Names operands for one rendering strategy.
 
     `lane` is the lane-index variable when registers are arrays over the block's lanes
-    (lockstep), or None when they are scalars (one lane at a time).
+    (lockstep), or None when they are scalars (one lane at a time). `global_x`, if given, is
+    the variable that holds global_id.x itself (a loop over the lanes of many blocks).
     """
 
-    def __init__(self, program: Program, lane: str | None = None):
+    def __init__(self, program: Program, lane: str | None = None, global_x: str | None = None):
         self.program = program
         self.lane = lane
+        self.global_x = global_x
 
     def register(self, operand: Reg | Pred) -> str:
         """The source name of a register or predicate (an element access in lockstep)."""
@@ -236,6 +238,8 @@ class Operands:
             return f"bd{xyz}"
         if name == "grid_dim":
             return f"gd{xyz}"
+        if axis == 0 and self.global_x is not None:
+            return self.global_x
         return f"(b{xyz} * bd{xyz} + {self.lane_coord(axis)})"
 
     def lane_coord(self, axis: int) -> str:

@@ -9,6 +9,10 @@ enclosing loop re-breaks.
 The common bounds check `if global_id.x < n` gets a block-level fast path: when the whole block
 passes it (`block_guard`), the kernel runs a copy of the body with that IF taken as true, which
 LLVM vectorises with plain loads and stores instead of masked ones.
+
+A 1-D launch whose lanes see their x coordinate only as global_id.x runs the blocks that pass
+that check as one loop over global x ahead of the block loop (`render_flat_lanes`): outside
+any other loop, LLVM keeps the loop's constants in vector registers.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ I32_MAX = 2**31 - 1
 _INDEX_TYPES = frozenset({DType.I32, DType.U32, DType.I64, DType.U64})
 
 _MEMORY_OPS = frozenset({Op.LDG, Op.STG, Op.LDS, Op.STS, Op.POOL_LD, Op.POOL_ST, Op.ATOM})
+_X_PARTS = frozenset({"block_id", "lane_id"})
 
 
 @dataclass(frozen=True)
@@ -171,20 +176,64 @@ def render_lane_loops(
     out.indent -= 3
 
 
+def flat_launch_applies(program: Program) -> bool:
+    """Whether a lane sees its block's and its own x coordinate only through global_id.x, so
+    that a 1-D launch can run the lanes of many blocks as one loop (`render_flat_lanes`)."""
+    return not any(
+        inst.op is Op.SREG and inst.attr("axis") == 0 and inst.attr("sreg") in _X_PARTS
+        for inst in program.instructions
+    )
+
+
+def render_flat_lanes(
+    program: Program, guard: BlockGuard | None, out: Lines, atomic: bool = False
+) -> None:
+    """For a 1-D launch, the leading blocks that pass `guard` (all blocks without one) as a
+    single loop over global x, ahead of the block loop, which then starts after them.
+
+    LLVM hoists a loop's constants (a math function's coefficients) into vector registers only
+    out of an outermost loop: inside the block loop it reloads each one from memory at every
+    iteration, which cost tanh 10% against a plain loop. Blocks run in the same order as in
+    the block loop, so atomics return the same old values. The guard holds for a prefix of
+    the blocks (the lane with the largest x decides), found by testing from the last.
+    """
+    hoisting = plan_hoisting(program)
+    out.add("if gdy == 1 and gdz == 1 and bdy == 1 and bdz == 1:")
+    out.indent += 1
+    out.add("fast = last_block")
+    if guard is not None:
+        out.add("while fast > first_block:", "    bx = fast - 1")
+        out.add(f"    if {guard.condition}:", "        break", "    fast -= 1")
+    out.add("if fast > first_block:")
+    out.indent += 1
+    out.add("by = 0", "bz = 0", "ly = 0", "lz = 0")
+    render_hoisted(program, hoisting, 0, out)
+    render_hoisted(program, hoisting, 1, out)
+    out.add("for gx in range(first_block * bdx, fast * bdx):")
+    out.indent += 1
+    taken = guard.if_index if guard is not None else None
+    render_lane_body(program, out, taken, atomic, set(hoisting.levels), global_x="gx")
+    out.indent -= 2
+    out.add("first_block = fast")
+    out.indent -= 1
+
+
 def render_lane_body(
     program: Program,
     out: Lines,
     taken_if: int | None = None,
     atomic: bool = False,
     hoisted: set[int] | frozenset[int] = frozenset(),
+    global_x: str | None = None,
 ) -> None:
     """Append one lane's code (zeroed registers, then the instructions) at `out.indent`.
 
     `taken_if`: the index of an IF to render as always taken (see `block_guard`).
     `atomic`: render ATOM as a hardware compare-and-swap loop (blocks run on several threads).
     `hoisted`: instructions already run ahead of the lane loop (their registers are kept).
+    `global_x`: the variable holding global_id.x, when the loop runs over global x itself.
     """
-    ops = Operands(program)
+    ops = Operands(program, global_x=global_x)
     kept = {program.instructions[index].dst for index in hoisted}
     for index, dtype in enumerate(program.registers):
         if Reg(index) not in kept:

@@ -30,7 +30,12 @@ from hologram.codegen.numba_exprs import (
     Lines,
     param_name,
 )
-from hologram.codegen.numba_lane import block_guard, render_lane_loops
+from hologram.codegen.numba_lane import (
+    block_guard,
+    flat_launch_applies,
+    render_flat_lanes,
+    render_lane_loops,
+)
 from hologram.codegen.numba_lockstep import BLOCK_ARGS, render_block_function
 from hologram.codegen.numba_regions import (
     RegionPlan,
@@ -42,7 +47,7 @@ from hologram.codegen.numba_regions import (
 from hologram.isa.opcodes import Op
 from hologram.isa.program import Program
 
-RENDERER_VERSION = 5
+RENDERER_VERSION = 6
 """Bump when the generated code or the way the backend imports it changes: it is written into
 every module's header, so the source files change and Numba's cache, keyed on them, starts over."""
 
@@ -111,8 +116,11 @@ def _block_loop(
         out.add("", "")
     out.add(JIT_DECORATOR, f"def {name}({LAUNCH_ARGS}{comma}{params}):")
     out.indent += 1
+    guard = block_guard(program) if mode == "lane" else None
     if plan is not None:
         render_region_setup(plan, out)
+    elif mode == "lane" and flat_launch_applies(program):
+        render_flat_lanes(program, guard, out, atomic)
     out.add(
         "for blk in range(first_block, last_block):",
         "    bx = blk % gdx",
@@ -127,7 +135,6 @@ def _block_loop(
     elif plan is not None:
         render_region_block(plan, out, atomic)
     else:
-        guard = block_guard(program)
         if guard is None:
             render_lane_loops(program, out, None, atomic)
         else:
