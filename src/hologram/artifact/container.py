@@ -12,6 +12,10 @@ The byte layout is specified in `SPEC.md` beside this file. The header and secti
 checked when a file is opened; a payload's XXH3-64 checksum when it is first read (or all of
 them up front with `verify=True`). Every problem raises `ArtifactError` naming the file and the
 byte offset or section at fault.
+
+Opening a file reads its header and table with plain reads and maps the file only when a
+payload is first viewed (`read`): a model's opening reads its manifest as a copy
+(`read_copy`) and leaves mapping, and unmapping, to its first run, which needs the weights.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ ENTRY = struct.Struct("<QQQQIIHHBBH16x")
 HEADER_CHECKED = HEADER.size - 8
 """The header checksum covers the header up to the checksum itself."""
 MAX_STRING = 0xFFFF
+FIRST_READ = 4096
+"""Bytes read when a file is opened: the header and, for most files, the whole table."""
 
 
 def checksum(data: Any) -> int:
@@ -207,6 +213,8 @@ class Container:
         in errors. Raises `ArtifactError` if the header or section table is invalid."""
         self.source = source
         self._mapping: mmap.mmap | None = None
+        self._file: _Descriptor | None = None
+        """An opened file not mapped yet (see `open`)."""
         try:
             view = memoryview(data).cast("B").toreadonly()
         except TypeError as exc:
@@ -216,34 +224,55 @@ class Container:
         self._data: memoryview | None = view
         self._verified: set[str] = set()
         try:
-            self.version, self.flags, self.sections = self._parse(view)
+            self._structure(view, len(view))
         except ArtifactError:
             # Release the view now, so a mapping behind it can be closed by the caller.
             view.release()
             raise
-        self._by_name = {s.name: s for s in self.sections}
         if verify:
             self.verify()
 
+    def _structure(self, data: memoryview, size: int) -> None:
+        """Parse the header and table (`data` holds at least them, of a `size`-byte file)."""
+        self.version, self.flags, self.sections, self._structure_end = self._parse(data, size)
+        self._size = size
+        self._by_name = {s.name: s for s in self.sections}
+
     @classmethod
     def open(cls, path: str | os.PathLike[str], verify: bool = False) -> Container:
-        """Map the file at `path` and read its header and table (payloads on first read)."""
+        """Open the file at `path` and read its header and table; the file is mapped when a
+        payload is first viewed (`read`), and checked then to be the file that was opened."""
         source = str(path)
         try:
-            with open(path, "rb") as file:
-                size = os.fstat(file.fileno()).st_size
-                if size == 0:
-                    raise ArtifactError(f"{source}: empty file, not a .holo container")
-                mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            file = _Descriptor(os.open(path, _OPEN_FLAGS))
         except OSError as exc:
             raise ArtifactError(f"{source}: cannot open: {exc}") from None
+        container = cls.__new__(cls)
+        container.source = source
+        container._mapping = None
+        container._file = file
+        container._data = None
+        container._verified = set()
         try:
-            container = cls(mapping, source, verify=verify)
+            size = os.fstat(file.fileno()).st_size
+            if size == 0:
+                raise ArtifactError(f"{source}: empty file, not a .holo container")
+            first = file.read_at(0, min(size, FIRST_READ))
+            if len(first) >= HEADER.size:
+                count, strings_length = struct.unpack_from("<II", first, 16)
+                wanted = min(size, HEADER.size + ENTRY.size * count + strings_length)
+                if wanted > len(first):  # a table larger than the first read
+                    first = file.read_at(0, wanted)
+            container._structure(memoryview(first), size)
+            container._structure_bytes = first[: container._structure_end]
+            if verify:
+                container.verify()
+        except OSError as exc:
+            file.close()
+            raise ArtifactError(f"{source}: cannot read: {exc}") from None
         except BaseException:
-            with contextlib.suppress(BufferError):
-                mapping.close()
+            container.close()
             raise
-        container._mapping = mapping
         return container
 
     # ------------------------------------------------------------ structure
@@ -251,9 +280,10 @@ class Container:
         where = f"{self.source}: byte {at}: " if at is not None else f"{self.source}: "
         return ArtifactError(where + message)
 
-    def _parse(self, data: memoryview) -> tuple[tuple[int, int], int, tuple[SectionInfo, ...]]:
-        size = len(data)
-        if size < HEADER.size:
+    def _parse(
+        self, data: memoryview, size: int
+    ) -> tuple[tuple[int, int], int, tuple[SectionInfo, ...], int]:
+        if size < HEADER.size or len(data) < HEADER.size:
             raise self._error(f"truncated: {size} bytes, the header alone is {HEADER.size}")
         magic, major, minor, flags, count, strings_length, file_length, table_sum, header_sum = (
             HEADER.unpack_from(data)
@@ -278,7 +308,7 @@ class Container:
             )
         table_end = HEADER.size + ENTRY.size * count
         strings_end = table_end + strings_length
-        if strings_end > size:
+        if strings_end > size or strings_end > len(data):
             raise self._error(
                 f"truncated: {count} sections and {strings_length} bytes of strings need "
                 f"{strings_end} bytes, the file has {size}",
@@ -292,7 +322,7 @@ class Container:
         position = strings_end
         for index in range(count):
             at = HEADER.size + ENTRY.size * index
-            section = self._entry(data, index, strings, position)
+            section = self._entry(data, size, index, strings, position)
             if section.name in seen:
                 raise self._error(f"section {index}: duplicate name {section.name!r}", at)
             seen.add(section.name)
@@ -300,11 +330,14 @@ class Container:
             position = section.offset + section.length
         if position != size:
             raise self._error(f"{size - position} bytes after the last section", position)
-        return (major, minor), flags, tuple(sections)
+        return (major, minor), flags, tuple(sections), strings_end
 
-    def _entry(self, data: memoryview, index: int, strings: bytes, start: int) -> SectionInfo:
-        """Table entry `index`, whose payload must start at or after byte `start`."""
-        at, size = HEADER.size + ENTRY.size * index, len(data)
+    def _entry(
+        self, data: memoryview, size: int, index: int, strings: bytes, start: int
+    ) -> SectionInfo:
+        """Table entry `index` (of a `size`-byte file), whose payload must start at or after
+        byte `start`."""
+        at = HEADER.size + ENTRY.size * index
         (offset, length, payload_sum, raw_length, name_at, kind_at, name_length, kind_length,
          align_log2, codec, section_flags) = ENTRY.unpack_from(data, at)  # fmt: skip
 
@@ -382,6 +415,25 @@ class Container:
             self._verified.add(name)
         return view
 
+    def read_copy(self, name: str) -> bytes:
+        """Section `name`'s payload as bytes, its checksum checked: read from the file without
+        mapping it when it is not mapped yet."""
+        if self._data is not None or self._file is None:
+            with self.read(name) as view:
+                return bytes(view)
+        section = self.info(name)
+        try:
+            payload = self._file.read_at(section.offset, section.length)
+        except OSError as exc:
+            raise self._error(f"section {name!r}: cannot read: {exc}", section.offset) from None
+        if len(payload) != section.length:
+            raise self._error(f"section {name!r}: the file was truncated", section.offset)
+        if checksum(payload) != section.checksum:
+            raise self._error(
+                f"section {name!r}: payload checksum mismatch (corrupt data)", section.offset
+            )
+        return payload
+
     def read_unchecked(self, name: str) -> memoryview:
         """Section `name`'s payload without its checksum checked: only for diagnosing a section
         whose `read` failed (to say which part of it is corrupt)."""
@@ -394,12 +446,32 @@ class Container:
 
     def _view(self, section: SectionInfo) -> memoryview:
         if self._data is None:
+            self._map()
+        return self._data[section.offset : section.offset + section.length]  # type: ignore[index]
+
+    def _map(self) -> None:
+        """Map the opened file, which must still hold the header and table read at opening."""
+        file = self._file
+        if file is None:
             raise self._error("the container is closed")
-        return self._data[section.offset : section.offset + section.length]
+        try:
+            mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise self._error(f"cannot map: {exc}") from None
+        view = memoryview(mapping)
+        if len(view) != self._size or view[: self._structure_end] != self._structure_bytes:
+            view.release()
+            mapping.close()
+            raise self._error("the file changed since it was opened")
+        self._data, self._mapping, self._file = view, mapping, None
+        file.close()
 
     # ------------------------------------------------------------ lifetime
     def close(self) -> None:
         """Release the file. Views still held elsewhere keep the mapping alive until dropped."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         if self._data is None:
             return
         self._data.release()
@@ -421,6 +493,39 @@ class Container:
         return f"<Container {self.source} v{major}.{minor}, {len(self.sections)} sections>"
 
 
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class _Descriptor:
+    """An open file descriptor, closed with its owner (a bare descriptor is the cheapest way
+    to read a few blocks of a file: opening models is timed against other runtimes)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def fileno(self) -> int:
+        """The descriptor."""
+        return self.fd
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        """Up to `length` bytes from `offset` (fewer only at the end of the file)."""
+        if hasattr(os, "pread"):
+            return os.pread(self.fd, length, offset)
+        os.lseek(self.fd, offset, os.SEEK_SET)
+        return os.read(self.fd, length)
+
+    def close(self) -> None:
+        """Close the descriptor (once)."""
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
+
+
 def open_container(path: str | os.PathLike[str], verify: bool = False) -> Container:
-    """`Container.open(path, verify)`: map a `.holo` file for reading."""
+    """`Container.open(path, verify)`: open a `.holo` file for reading."""
     return Container.open(path, verify=verify)

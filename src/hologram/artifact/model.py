@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from hologram.artifact.container import Container, ContainerWriter
+from hologram.artifact.json_head import NoHead, json_head
 from hologram.artifact.model_check import check_plan
 from hologram.artifact.model_holo import (
     HOLOTENSOR_SECTION,
@@ -69,6 +70,12 @@ KIND_MANIFEST = "model.manifest"
 KIND_WEIGHTS = "weights.safetensors"
 KIND_ISA = "kernel.isa"
 KNOWN_KINDS = (KIND_MANIFEST, KIND_WEIGHTS, KIND_ISA, KIND_HOLOTENSOR)
+MANIFEST_HEAD: dict[str, Any] = {
+    "schema": None,
+    "version": None,
+    "graph": {"inputs": None, "outputs": None},
+}
+"""What opening a model decodes of its manifest (`json_head`): the writer puts these first."""
 MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
 """What decoding a hostile manifest might still raise past its explicit checks."""
 
@@ -103,16 +110,18 @@ def build_model(
                 programs.append(data)
             indices.append(index_of[data])
         plans.append(plan_to_json(plan, weights, indices, f"plan{number}"))
+    # Opening a file decodes the manifest up to the graph's outputs (`MANIFEST_HEAD`): what
+    # it needs comes first, and the metadata (the compile report) after the graph.
     manifest = {
         "schema": MODEL_SCHEMA,
         "version": list(MODEL_VERSION if held is None else HOLOTENSOR_VERSION),
         "producer": {"name": "hologram", "version": __version__},
         "isa_version": list(ISA_VERSION),
         "opsets": dict(compiled.opsets),
+        "graph": graph,
         "inputs": [_describe(v) for v in compiled.graph.inputs],
         "outputs": [_describe(v) for v in compiled.graph.outputs],
         "metadata": compiled.metadata,
-        "graph": graph,
         "kernels": kernels,
         "plans": plans,
         "weights": {
@@ -236,13 +245,15 @@ def _decoding(container: Container, decode: Callable[[], Any]) -> Any:
 class ModelFile:
     """A `.holo` model opened for running, decoded in two steps so that opening is quick.
 
-    Opening (the constructor, `open_model`) maps the file and checks its header, its section
-    table and the manifest (its checksum, JSON, schema and version), and decodes the graph's
-    inputs and outputs: enough to describe the model and validate feeds. `load()` does the
-    rest on first call, before any of the model's data is used: it verifies the checksums of
-    the kernel and weights sections, and decodes and checks the graph, the programs and the
-    plans, raising `ArtifactError` (naming the section) for anything wrong, as `read_model`
-    does at once. `hologram.load` returns a model whose first run calls it.
+    Opening (the constructor, `open_model`) reads the file, without mapping it: it checks the
+    header, the section table and the manifest's checksum, and decodes the manifest's head
+    (`MANIFEST_HEAD`: its schema and version, checked, and the graph's inputs and outputs):
+    enough to describe the model and validate feeds. `load()` does the rest on first call,
+    before any of the model's data is used: it maps the file, decodes the whole manifest
+    (which must agree with its head), verifies the checksums of the kernel and weights
+    sections, and decodes and checks the graph, the programs and the plans, raising
+    `ArtifactError` (naming the section) for anything wrong, as `read_model` does at once.
+    `hologram.load` returns a model whose first run calls it.
     """
 
     def __init__(
@@ -254,11 +265,14 @@ class ModelFile:
         """What HoloTensor weights are decoded to (see `read_model`)."""
         self._container: Container | None = container
         self._compiled: CompiledModel | None = None
-        self.manifest = _decoding(container, lambda: read_manifest(container))
+        self.head = _decoding(container, lambda: read_manifest_head(container))
+        """The manifest's head (`MANIFEST_HEAD`), or all of it for a file written otherwise."""
+        self.progressive = bool(container.of_kind(KIND_HOLOTENSOR))
+        """Whether the weights are HoloTensor fragments (`load` checks the manifest agrees)."""
         where = f"{container.source}: {MANIFEST_SECTION}.graph"
 
         def describe() -> tuple[list[ValueInfo], list[ValueInfo]]:
-            graph = field(self.manifest, "graph", dict, f"{container.source}: {MANIFEST_SECTION}")
+            graph = field(self.head, "graph", dict, f"{container.source}: {MANIFEST_SECTION}")
             inputs = value_infos(field(graph, "inputs", list, where), f"{where}.inputs")
             return inputs, value_infos(field(graph, "outputs", list, where), f"{where}.outputs")
 
@@ -271,12 +285,30 @@ class ModelFile:
             if container is None:
                 raise ArtifactError(f"{self.source}: the file was closed")
             # A failure leaves the file open, so that every later call raises it again.
+            manifest = _decoding(container, lambda: read_manifest(container))
+            self._check_head(manifest)
             self._compiled = load_model(
-                container, self.manifest, quality=self.quality, fragments=self.fragments
+                container, manifest, quality=self.quality, fragments=self.fragments
             )
             container.close()
             self._container = None
         return self._compiled
+
+    def _check_head(self, manifest: dict[str, Any]) -> None:
+        """Refuse a manifest whose head (read at opening) says otherwise than the whole: only
+        a key written twice can make them differ, as the head keeps its first value."""
+        graph = manifest.get("graph")
+        for key, value in self.head.items():
+            if key == "graph":
+                inner = graph if isinstance(graph, dict) else {}
+                agrees = all(inner.get(k) == v for k, v in value.items())
+            else:
+                agrees = manifest.get(key) == value
+            if not agrees:
+                raise ArtifactError(
+                    f"{self.source}: section {MANIFEST_SECTION!r}: {key!r} differs from the "
+                    "value read at opening (a key written twice)"
+                )
 
     def close(self) -> None:
         """Release the file (arrays already decoded keep the mapping alive)."""
@@ -318,6 +350,27 @@ def check_targets(quality: float | None, fragments: int | None) -> None:
 
 def read_manifest(container: Container) -> dict[str, Any]:
     """The manifest of a model container, its schema and version checked."""
+    try:
+        manifest = json.loads(_manifest_payload(container))
+    except (ValueError, RecursionError) as exc:
+        where = f"{container.source}: section {MANIFEST_SECTION!r}"
+        raise ArtifactError(f"{where}: not valid JSON ({exc})") from None
+    return _check_manifest(container, manifest)
+
+
+def read_manifest_head(container: Container) -> dict[str, Any]:
+    """The head of a model container's manifest (`MANIFEST_HEAD`), its checksum, schema and
+    version checked: the whole manifest, as `read_manifest`, where the head cannot be read
+    alone (the graph before the schema, say, or anything malformed, which that then names)."""
+    try:
+        head = json_head(_manifest_payload(container).decode("utf-8"), MANIFEST_HEAD)
+    except (NoHead, UnicodeDecodeError):
+        return read_manifest(container)
+    return _check_manifest(container, head)
+
+
+def _manifest_payload(container: Container) -> bytes:
+    """The manifest section's payload, its kind and checksum checked (read, not mapped)."""
     where = f"{container.source}: section {MANIFEST_SECTION!r}"
     if MANIFEST_SECTION not in container:
         raise ArtifactError(f"{container.source}: not a compiled model (no {MANIFEST_SECTION!r})")
@@ -325,10 +378,12 @@ def read_manifest(container: Container) -> dict[str, Any]:
     if kind != KIND_MANIFEST:
         hint = " (a kernel bundle: use read_bundle)" if kind == "bundle.manifest" else ""
         raise ArtifactError(f"{where}: kind is {kind!r}, not {KIND_MANIFEST!r}{hint}")
-    try:
-        manifest = json.loads(bytes(container.read(MANIFEST_SECTION)))
-    except (ValueError, RecursionError) as exc:
-        raise ArtifactError(f"{where}: not valid JSON ({exc})") from None
+    return container.read_copy(MANIFEST_SECTION)
+
+
+def _check_manifest(container: Container, manifest: Any) -> dict[str, Any]:
+    """`manifest` (all of it or its head), whose schema and version must be readable."""
+    where = f"{container.source}: section {MANIFEST_SECTION!r}"
     if not isinstance(manifest, dict) or manifest.get("schema") != MODEL_SCHEMA:
         raise ArtifactError(f"{where}: schema is not {MODEL_SCHEMA!r}")
     version = field(manifest, "version", list, where)
@@ -372,6 +427,9 @@ def _load(
     if "holotensor" in manifest:
         doc = field(manifest, "holotensor", dict, where)
         progressive = decode_holotensor(container, doc, quality, fragments, f"{where}.holotensor")
+    elif container.of_kind(KIND_HOLOTENSOR):
+        name = container.of_kind(KIND_HOLOTENSOR)[0].name
+        raise ArtifactError(f"{source}: section {name!r}: the manifest names no HoloTensor weights")
     table = WeightTable(
         field(weights_doc, "tensors", list, f"{where}.weights"),
         stored,

@@ -30,8 +30,14 @@ SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 # ---------------------------------------------------------------- field access
+# A manifest has thousands of fields: the usual case (a value of exactly the type asked for)
+# returns before any error path is formatted.
 def field(doc: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
     """`doc[key]`, which must be of `kind` (an int is never a bool here)."""
+    if type(doc) is dict and key in doc:
+        value = doc[key]
+        if type(value) is kind:
+            return value
     if not isinstance(doc, dict):
         raise ArtifactError(f"{where}: expected an object, got {type(doc).__name__}")
     if key not in doc:
@@ -41,6 +47,8 @@ def field(doc: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
 
 def check(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     """`value`, which must be of `kind`; ArtifactError naming `where` otherwise."""
+    if type(value) is kind:
+        return value
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
@@ -50,6 +58,8 @@ def check(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
 
 def count(value: Any, where: str) -> int:
     """A non-negative int."""
+    if type(value) is int and value >= 0:
+        return value
     if check(value, int, where) < 0:
         raise ArtifactError(f"{where}: {value} is negative")
     return value
@@ -57,12 +67,18 @@ def count(value: Any, where: str) -> int:
 
 def counts(value: Any, where: str) -> tuple[int, ...]:
     """A list of non-negative ints, as a tuple."""
-    return tuple(count(v, f"{where}[{i}]") for i, v in enumerate(check(value, list, where)))
+    return tuple(
+        v if type(v) is int and v >= 0 else count(v, f"{where}[{i}]")
+        for i, v in enumerate(check(value, list, where))
+    )
 
 
 def strings(value: Any, where: str) -> list[str]:
     """A list of strings."""
-    return [check(v, str, f"{where}[{i}]") for i, v in enumerate(check(value, list, where))]
+    return [
+        v if type(v) is str else check(v, str, f"{where}[{i}]")
+        for i, v in enumerate(check(value, list, where))
+    ]
 
 
 def encode_float(value: float) -> float | str:
@@ -207,11 +223,18 @@ def value_type_from_json(doc: Any, where: str) -> ValueType:
     kind = field(doc, "kind", str, where)
     if kind not in VALUE_KINDS:
         raise ArtifactError(f"{where}.kind: unknown value kind {kind!r}")
-    elem = count(field(doc, "elem", int, where), f"{where}.elem")
+    elem = field(doc, "elem", int, where)
+    if elem < 0:
+        count(elem, f"{where}.elem")  # raises, naming it
     shape = None
     if "shape" in doc:
-        dims = check(doc["shape"], list, f"{where}.shape")
-        shape = tuple(_dim(d, f"{where}.shape[{i}]") for i, d in enumerate(dims))
+        dims = doc["shape"]
+        if type(dims) is not list:
+            check(dims, list, f"{where}.shape")
+        shape = tuple(
+            d if d is None or type(d) in (int, str) else _dim(d, f"{where}.shape[{i}]")
+            for i, d in enumerate(dims)
+        )
     inner = None
     if "inner" in doc:
         inner = value_type_from_json(doc["inner"], f"{where}.inner")
@@ -331,13 +354,13 @@ def graph_from_json(doc: Any, weights: WeightTable, where: str) -> Graph:
 
 def value_infos(docs: list[Any], where: str) -> list[ValueInfo]:
     """Read a graph's `inputs` or `outputs` list."""
-    return [
-        ValueInfo(
-            field(doc, "name", str, f"{where}[{i}]"),
-            value_type_from_json(field(doc, "type", dict, f"{where}[{i}]"), f"{where}[{i}].type"),
-        )
-        for i, doc in enumerate(docs)
-    ]
+    infos = []
+    for i, doc in enumerate(docs):
+        here = f"{where}[{i}]"
+        name = field(doc, "name", str, here)
+        value_type = value_type_from_json(field(doc, "type", dict, here), f"{here}.type")
+        infos.append(ValueInfo(name, value_type))
+    return infos
 
 
 def _node_from_json(doc: Any, weights: WeightTable, where: str) -> Node:

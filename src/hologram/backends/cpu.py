@@ -230,7 +230,13 @@ class CpuBackend(HostBackend):
     ) -> Callable[..., None]:
         """See `Backend.bind_slotted_launch`: the fixed arguments are checked and converted
         once; each call checks only the values it is given (a value this fast path cannot
-        take, such as an unaligned view, goes through `launch`)."""
+        take, such as an unaligned view, goes through `launch`).
+
+        The launch returned has an `unchecked` attribute: the same launch without those checks,
+        for a caller that knows its values are what the fast path takes (1-D, C-contiguous,
+        aligned arrays of each parameter's dtype, writeable where the kernel writes), such as
+        the outputs a plan runner has just allocated; None where some value needs converting
+        (narrow floats, pools, scalars)."""
         kernel = self.compile(program)
         slots, fixed, params = tuple(slots), list(args), program.params
         if len(fixed) != len(params):
@@ -271,6 +277,12 @@ class CpuBackend(HostBackend):
         if not slots:
             return functools.partial(run, call)
 
+        def unchecked(*values: Any) -> None:
+            args = call.copy()
+            for position, value in zip(positions, values, strict=True):
+                args[position] = value
+            run(args)
+
         def launch(*values: Any) -> None:
             if len(values) != len(slots):
                 raise LaunchError(
@@ -288,6 +300,8 @@ class CpuBackend(HostBackend):
                 args[position] = arg
             run(args)
 
+        plain = _plain_slots(params, slots)
+        launch.unchecked = unchecked if plain else None  # type: ignore[attr-defined]
         return launch
 
     def _bind_intrinsic(
@@ -300,6 +314,15 @@ class CpuBackend(HostBackend):
     ) -> Callable[..., None]:
         converters = tuple(_slot_converter(program.params[s]) for s in slots)
         run = kernel.run
+
+        def unchecked(*values: Any) -> None:
+            args = checked.copy()
+            for position, value in zip(slots, values, strict=True):
+                args[position] = value
+            try:
+                run(args)
+            finally:
+                self._blas_finished()
 
         def launch(*values: Any) -> None:
             if len(values) != len(slots):
@@ -322,6 +345,8 @@ class CpuBackend(HostBackend):
             finally:
                 self._blas_finished()
 
+        plain = _plain_slots(program.params, slots)
+        launch.unchecked = unchecked if plain else None  # type: ignore[attr-defined]
         return launch
 
     def _stays_serial(self, kernel: NativeKernel, blocks: int, lanes: int) -> bool:
@@ -547,6 +572,14 @@ def _placeholder(param: Param) -> Any:
         return 0
     dtype = param.dtype.numpy if param.kind is ParamKind.BUFFER else np.uint8
     return np.zeros(1, dtype)
+
+
+def _plain_slots(params: Sequence[Param], slots: Sequence[int]) -> bool:
+    """Whether every open parameter takes the caller's arrays as they are (buffers of a dtype
+    the kernel does not reinterpret), so that a launch without checks needs no conversion."""
+    return all(
+        params[s].kind is ParamKind.BUFFER and params[s].dtype not in NARROW_FLOATS for s in slots
+    )
 
 
 def _slot_converter(param: Param) -> Callable[[Any], Any]:

@@ -1,6 +1,6 @@
 """`Model`: a compiled model bound to a backend, and `hologram.load`.
 
-    m = hologram.load("model.holo")            # maps the file; no graph work
+    m = hologram.load("model.holo")            # opens the file; no graph work
     outputs = m.run({"x": x})                  # or m(x=x)
 
 A run validates the feeds, looks up the plan for their shapes (made at compile time, or at
@@ -94,7 +94,7 @@ class Model:
         else:
             self._file = compiled
             self._graph_inputs, self._graph_outputs = compiled.inputs, compiled.outputs
-            progressive = "holotensor" in compiled.manifest
+            progressive = compiled.progressive
         self._reload: HotReloadController | None = None
         """For HoloTensor weights: runs hold its lock, and `refine` writes through it."""
         self._refining = threading.Lock()
@@ -182,7 +182,7 @@ class Model:
                 self._forget(key)
             else:
                 if quick is not None:
-                    self._remember(quick, key, plan, input_types)
+                    self._remember(quick, key, runner, input_types)
                 return {
                     name: self._collect(binding, lambda t: runner.output_array(natives, t),
                                         as_buffers)
@@ -191,31 +191,37 @@ class Model:
         return self._trace(key, flat, input_types, as_buffers)
 
     # Feeds whose names, dtypes and shapes match a signature validated before pass validation
-    # again for sure: `_seen` maps that signature (`_quick_signature`) straight to the plan,
-    # skipping the checks, and a feed that differs in any of them takes the full path.
+    # again for sure: `_seen` maps that signature (`_quick_signature`) straight to the plan's
+    # runner, skipping the checks, and a feed that differs in any of them takes the full path.
+    # `_forget` drops the entries of a plan it drops, so an entry's runner is always current.
     def _run_seen(self, seen: _Seen, feeds: dict[str, Any]) -> dict[str, Any] | None:
-        """Run feeds of an already validated signature; None when the plan is gone."""
-        runner = self._runners.get(seen.key)
-        if runner is None or self._plans.get(seen.key) is not seen.plan:
-            return None
+        """Run feeds of an already validated signature; None when a guard fails."""
         flat = {}
         for name, elem in seen.converted:
             value = feeds[name]
-            stored = value if elem is None else types.to_storage(value, elem)
+            if elem is not None:
+                stored = types.to_storage(value, elem)
+            elif value.flags.c_contiguous:
+                stored = value
+            else:  # a strided vector stays strided through `reshape`
+                stored = np.ascontiguousarray(value)
             flat[name] = stored.reshape(-1)
         try:
-            natives = runner.run(flat)
+            arrays = seen.runner.run_outputs(flat, seen.tensors)
         except GuardFailed:
             self._forget(seen.key)
             return None
-        return {name: runner.output_array(natives, tensor) for name, tensor in seen.outputs}
+        return dict(zip(seen.names, arrays, strict=True))
 
-    def _remember(self, quick: Any, key: Any, plan: Plan, input_types: dict[str, Any]) -> None:
-        outputs = []
-        for name, binding in plan.outputs.items():
+    def _remember(
+        self, quick: Any, key: Any, runner: PlanRunner, input_types: dict[str, Any]
+    ) -> None:
+        names, tensors = [], []
+        for name, binding in runner.plan.outputs.items():
             if "tensor" not in binding:
                 return  # sequences and optionals take the general path
-            outputs.append((name, binding["tensor"]))
+            names.append(name)
+            tensors.append(binding["tensor"])
         converted = []
         for name, spec in input_types.items():
             if spec is None or spec[0] == "sequence":
@@ -226,7 +232,7 @@ class Model:
             converted.append((name, None if plain else elem))
         if len(self._seen) >= MAX_PLANS * 4:
             self._seen.clear()
-        self._seen[quick] = _Seen(key, plan, tuple(converted), tuple(outputs))
+        self._seen[quick] = _Seen(key, runner, tuple(converted), tuple(names), tuple(tensors))
 
     def _forget(self, key: Any) -> None:
         self._plans.pop(key, None)
@@ -411,14 +417,15 @@ class Model:
 
 @dataclass(frozen=True)
 class _Seen:
-    """How to run feeds of a signature validated before: the plan's key and the plan, each
+    """How to run feeds of a signature validated before: the plan's key and its runner, each
     input's name and element type where its storage differs from the array (None where the
-    array is stored as it is), and each output's name and tensor."""
+    array is stored as it is), and the outputs' names and tensors."""
 
     key: Any
-    plan: Plan
+    runner: PlanRunner
     converted: tuple[tuple[str, int | None], ...]
-    outputs: tuple[tuple[str, int], ...]
+    names: tuple[str, ...]
+    tensors: tuple[int, ...]
 
 
 def _address(array: np.ndarray) -> int:
@@ -465,9 +472,10 @@ def load(
     or from its first `fragments` fragments; by default from all of them, exactly.
     `Model.quality` reports what was reached.
 
-    Loading checks the file's header, section table and manifest and reads the inputs and
-    outputs; the first run verifies the checksums of the kernels and weights and decodes the
-    rest before it uses any of it (a corrupt section raises `ArtifactError` naming it then).
+    Loading reads the file's header, section table and manifest (checksum, schema, version,
+    and the inputs and outputs: the manifest's head), without mapping the file; the first run
+    maps it, verifies the checksums of the kernels and weights and decodes the rest before it
+    uses any of it (a corrupt section raises `ArtifactError` naming it then).
     `hologram.artifact.read_model` verifies and decodes everything at once.
     """
     from hologram.artifact.model import open_model

@@ -6,6 +6,9 @@ native view per tensor at its planned offset, and every launch is bound once
 (`Backend.bind_slotted_launch`), leaving open only the arguments that are this run's inputs
 or outputs. A run then allocates the outputs and calls each bound launch with this run's
 arrays: no allocation beyond the outputs, no argument checking beyond theirs, no graph work.
+On host backends the outputs are allocated in the shape users get, and where the inputs are
+plain arrays (1-D, C-contiguous, aligned, of their dtype) the launches skip even those checks
+(`bind_slotted_launch`'s `unchecked` launches, where the backend has them).
 
 On backends that can capture graphs (`capture_graph`: cuda), a plan without guard steps runs
 as one graph instead: the inputs and outputs get fixed device buffers, the first run launches
@@ -20,13 +23,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hologram.compiler import types
-from hologram.compiler.plan import ALIAS, CONST, TEMP, GuardStep, LaunchStep, Plan
+from hologram.compiler.plan import ALIAS, CONST, INPUT, TEMP, GuardStep, LaunchStep, Plan
 from hologram.config import settings
 from hologram.isa.program import LaunchConfig
 
@@ -57,6 +61,10 @@ class PlanRunner:
         self._output_specs = [
             (t, max(plan.tensors[t].size, 1), plan.tensors[t].dtype) for t in self._outputs
         ]
+        self._host_outputs = [(t, size, dtype.numpy, _final_shape(plan.tensors[t]))
+                              for t, size, dtype in self._output_specs]  # fmt: skip
+        """Each output's size, NumPy dtype and the shape a host run allocates it in (None: flat,
+        for outputs whose stored form is not what users get)."""
         self._inputs = list(plan.inputs.items())
         self._readers: dict[int, tuple[int, int, int, tuple[int, ...], bool]] = {}
         self.output_buffers: dict[int, Buffer] = {}
@@ -93,11 +101,16 @@ class PlanRunner:
                         handle, arena.byte_offset + offset, spec.size, spec.dtype
                     )
         # Every step is bound once; the tensors it takes per run (inputs and outputs, which
-        # change from run to run) are listed beside it.
+        # change from run to run) are listed beside it. The outputs a host run allocates are
+        # what a launch's fast path takes, and so are inputs that `_host_calls` finds plain:
+        # such runs take `_unchecked`, where the backend offers launches skipping the checks.
         self._steps: list[tuple[Callable[..., None], tuple[int, ...]]] = []
+        self._unchecked: list[tuple[Callable[..., None], tuple[int, ...]]] = []
         for step in plan.steps:
             if isinstance(step, LaunchStep):
-                self._steps.append(self._bind(step))
+                bound, unchecked = self._bind(step)
+                self._steps.append(bound)
+                self._unchecked.append(unchecked)
             else:
                 source = self._source(step.tensor)
                 if source in self._natives:
@@ -105,8 +118,17 @@ class PlanRunner:
                     self._steps.append((check, ()))
                 else:
                     self._steps.append((functools.partial(self._check, step), (source,)))
+                self._unchecked.append(self._steps[-1])
+        self._calls = _calls(self._steps)
+        self._unchecked_calls = (
+            self._calls if self._unchecked == self._steps else _calls(self._unchecked)
+        )
+        self._input_dtypes = [(name, tensor, plan.tensors[tensor].dtype.numpy)
+                              for name, tensor in self._inputs]  # fmt: skip
 
-    def _bind(self, step: LaunchStep) -> tuple[Callable[..., None], tuple[int, ...]]:
+    def _bind(self, step: LaunchStep) -> tuple[tuple[Callable[..., None], tuple[int, ...]], ...]:
+        """The step's launch and the tensors it takes per run, then the same with the launch
+        that skips their checks where the backend offers one (and no input is written)."""
         program = self.plan.programs[step.program]
         config = LaunchConfig(step.grid, step.block)
         args: list[Any] = []
@@ -124,7 +146,14 @@ class PlanRunner:
                 slots.append(position)
                 tensors.append(source)
         launch = self.backend.bind_slotted_launch(program, config, args, slots)
-        return launch, tuple(tensors)
+        unchecked = getattr(launch, "unchecked", None)
+        writes_input = any(
+            program.params[position].access.can_write and self.plan.tensors[t].kind == INPUT
+            for position, t in zip(slots, tensors, strict=True)
+        )
+        if unchecked is None or writes_input:
+            unchecked = launch
+        return (launch, tuple(tensors)), (unchecked, tuple(tensors))
 
     def _source(self, tensor: int) -> int:
         spec = self.plan.tensors[tensor]
@@ -139,28 +168,66 @@ class PlanRunner:
         if self.backend.is_host:
             for name, tensor in self._inputs:
                 natives[tensor] = feeds[name]
-            for tensor, size, dtype in self._output_specs:
-                natives[tensor] = np.empty(size, dtype.numpy)
-        else:
-            fed: list[Buffer] = []  # kept alive until the launches are done
-            for name, tensor in self._inputs:
-                buffer = self.executor.from_numpy(feeds[name])
-                fed.append(buffer)
-                natives[tensor] = buffer.native()
-            self.output_buffers = {}
-            for tensor, size, dtype in self._output_specs:
-                buffer = self.executor.allocate((size,), dtype)
-                self.output_buffers[tensor] = buffer
-                natives[tensor] = buffer.native()
+            for tensor, size, dtype, _ in self._host_outputs:
+                natives[tensor] = np.empty(size, dtype)
+            self._launch_all(natives, self._host_calls(feeds))
+            return natives
+        fed: list[Buffer] = []  # kept alive until the launches are done
+        for name, tensor in self._inputs:
+            buffer = self.executor.from_numpy(feeds[name])
+            fed.append(buffer)
+            natives[tensor] = buffer.native()
+        self.output_buffers = {}
+        for tensor, size, dtype in self._output_specs:
+            buffer = self.executor.allocate((size,), dtype)
+            self.output_buffers[tensor] = buffer
+            natives[tensor] = buffer.native()
         self._launch_all(natives)
         return natives
 
-    def _launch_all(self, natives: dict[int, Any]) -> None:
-        for launch, tensors in self._steps:
-            if tensors:
-                launch(*[natives[t] for t in tensors])
+    def run_outputs(self, feeds: dict[str, np.ndarray], tensors: Sequence[int]) -> list[Any]:
+        """`run(feeds)`, then `output_array` of each of `tensors`. On host backends outputs
+        are allocated in the shape users get and returned as they are: a run of a small model
+        is mostly such per-run steps."""
+        if self.uses_graph or not self.backend.is_host:
+            natives = self.run(feeds)
+            return [self.output_array(natives, tensor) for tensor in tensors]
+        natives = {tensor: feeds[name] for name, tensor in self._inputs}
+        shaped = {}
+        for tensor, size, dtype, shape in self._host_outputs:
+            if shape is None:
+                natives[tensor] = np.empty(size, dtype)
             else:
+                array = shaped[tensor] = np.empty(shape, dtype)
+                natives[tensor] = array.reshape(-1)
+        self._launch_all(natives, self._host_calls(feeds))
+        return [
+            shaped[tensor] if tensor in shaped else self.output_array(natives, tensor)
+            for tensor in tensors
+        ]
+
+    def _host_calls(self, feeds: dict[str, Any]) -> list[_Call]:
+        """The launches a host run with `feeds` makes: those without checks where every input
+        is a 1-D, C-contiguous, aligned array of its tensor's dtype."""
+        if self._unchecked_calls is self._calls:
+            return self._calls
+        for name, _, dtype in self._input_dtypes:
+            value = feeds[name]
+            if type(value) is not np.ndarray or value.dtype != dtype or value.ndim != 1:
+                return self._calls
+            flags = value.flags
+            if not (flags.c_contiguous and flags.aligned):
+                return self._calls
+        return self._unchecked_calls
+
+    def _launch_all(self, natives: dict[int, Any], calls: list[_Call] | None = None) -> None:
+        for launch, fetch, many in self._calls if calls is None else calls:
+            if fetch is None:
                 launch()
+            elif many:
+                launch(*fetch(natives))
+            else:
+                launch(fetch(natives))
 
     def _run_graph(self, feeds: dict[str, np.ndarray]) -> dict[int, Any]:
         if not self._fixed:
@@ -222,6 +289,26 @@ class PlanRunner:
             raw = self.backend.copy_out(native, source_spec.nbytes)
             flat = raw.view(spec.dtype.numpy)[:size]
         return types.from_storage(flat, elem).reshape(shape)
+
+
+_Call = tuple[Callable[..., None], Callable[[dict], Any] | None, bool]
+"""A step as `_launch_all` makes it: the launch, what fetches its run tensors from the run's
+natives (None: it takes none) and whether that is several (a tuple) or one."""
+
+
+def _calls(steps: list[tuple[Callable[..., None], tuple[int, ...]]]) -> list[_Call]:
+    return [
+        (launch, operator.itemgetter(*tensors) if tensors else None, len(tensors) > 1)
+        for launch, tensors in steps
+    ]
+
+
+def _final_shape(spec: Any) -> tuple[int, ...] | None:
+    """The shape a host run allocates an output in: its own where its storage is what users
+    get (not byte-coded) and it has elements; None (a flat array) otherwise."""
+    if spec.size < 1 or types.is_byte_coded(spec.elem):
+        return None
+    return tuple(spec.shape)
 
 
 def graphs_supported(backend: Any, plan: Plan) -> bool:
