@@ -112,3 +112,58 @@ def test_native_view_is_made_once(executor) -> None:
     buffer.free()
     with pytest.raises(AllocationError, match="freed"):
         buffer.native()
+
+
+def test_bind_open_takes_each_call_memory(executor, rng) -> None:
+    program, n = axpb_program(), 300
+    config = LaunchConfig.for_elements(n)
+    first = [rng.standard_normal(n).astype(np.float32), np.empty(n, np.float32)]
+    run = executor.bind_open(program, config, [*first, 0.5, 2.0, n], [0, 1])
+    for i in range(4):  # arrays and Buffers alike, each call its own
+        x = rng.standard_normal(n).astype(np.float32)
+        if i % 2:
+            y = executor.allocate(n, "f32")
+            run(executor.from_numpy(x), y)
+            executor.synchronize()
+            got = y.to_numpy()
+        else:
+            got = np.full(n, np.nan, np.float32)
+            run(x, got)
+        np.testing.assert_allclose(got, _oracle(x, 0.5, 2.0), rtol=1e-6, atol=1e-6)
+
+
+def test_bind_open_keeps_checking_each_call(executor, rng) -> None:
+    program, n = axpb_program(), 128
+    config = LaunchConfig.for_elements(n)
+    x = rng.standard_normal(n).astype(np.float32)
+    run = executor.bind_open(program, config, [x, np.empty(n, np.float32), 1.0, 0.0, n], [0, 1])
+    run(x, np.empty(n, np.float32))
+    with pytest.raises(DTypeError, match="'x'"):
+        run(x.astype(np.float64), np.empty(n, np.float32))
+    readonly = np.empty(n, np.float32)
+    readonly.flags.writeable = False
+    with pytest.raises(LaunchError, match="'y'"):
+        run(x, readonly)
+    freed = executor.allocate(n, "f32")
+    freed.free()
+    with pytest.raises(AllocationError, match="freed"):
+        run(freed, np.empty(n, np.float32))
+    strided = np.empty(2 * n, np.float32)[::2]  # copied in and back by the general path
+    run(x, strided)
+    np.testing.assert_allclose(strided, _oracle(x, 1.0, 0.0), rtol=1e-6, atol=1e-6)
+
+
+def test_is_constant_knows_only_constants(executor) -> None:
+    table = np.arange(8, dtype=np.uint32)
+    table.flags.writeable = False
+    assert executor.is_constant(executor.constant(table))
+    assert not executor.is_constant(executor.from_numpy(table.copy()))
+
+
+def test_allocate_kept_takes_no_class(executor) -> None:
+    before = executor.allocator.bitmap
+    kept = executor.allocate_kept((3, 5), "f64")
+    assert kept.shape == (3, 5) and not kept.allocation.owns_classes
+    assert executor.allocator.bitmap == before
+    kept.copy_from(np.arange(15.0).reshape(3, 5))
+    np.testing.assert_array_equal(kept.to_numpy(), np.arange(15.0).reshape(3, 5))

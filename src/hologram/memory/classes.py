@@ -171,6 +171,14 @@ class ClassAllocator:
                 self._fallback_allocations += 1
             return self._allocate_class_free(nbytes)
 
+    def allocate_class_free(self, nbytes: int) -> Allocation:
+        """Memory for `nbytes` outside the classes: for buffers kept long, which would hold
+        classes that short-lived small buffers need."""
+        nbytes = _byte_count(nbytes)
+        with self._lock:
+            self._drain()
+            return self._allocate_class_free(nbytes)
+
     def free(self, allocation: Allocation) -> None:
         """Return `allocation` now; freeing it twice raises AllocationError."""
         if allocation.allocator is not self:

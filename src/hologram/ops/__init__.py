@@ -25,6 +25,9 @@ Decisions that hold for every op:
 - Programs are cached per (op, dtypes, broadcast pattern), not per size: sizes, shapes and
   strides are launch arguments, so one compiled program serves every size. Only the matmul
   intrinsic, whose sizes are attributes, is built per shape.
+- Calls are planned once per signature (op, static arguments, input dtypes and shapes; all
+  NumPy or all Buffer inputs, no `out=`): a repeat call allocates its result and launches
+  (`ops/_plans.py`; elementwise ops in `elementwise.apply_elementwise`).
 
 `prepare(op, *args, **kwargs)` plans a call without running it; the `Prepared` result can be
 run again and again on the same memory (what a benchmark of the raw launch measures).

@@ -52,7 +52,13 @@ class Prepared:
     launches: list[Launch] = field(default_factory=list)
     finish: Callable[[], Any] = lambda: None
     output: Any = None
-    """The op's `Output` (its shape and dtype), where the op has one."""
+    """The op's `Output` (its shape and dtype), where the op returns it as it is."""
+    roles: list[tuple[Any, tuple[str, int]]] = field(default_factory=list)
+    """Launch arguments that a plan replays with other memory: (argument, ("input", i)) for
+    the op's i-th input as given, (argument, ("scratch", j)) for memory the op allocated for
+    its own launches. Kept here, so that the arguments stay alive while a plan is made."""
+    replayable: bool = True
+    """False when an input was copied or converted on the host: a plan cannot redo that."""
     _bound: list[Callable[[], None]] | None = field(default=None, init=False, repr=False)
     _ran: bool = field(default=False, init=False, repr=False)
 
@@ -74,6 +80,18 @@ class Prepared:
         if self._ran:
             self._bound = [ex.bind(x.program, x.config, x.args) for x in self.launches]
         self._ran = True
+
+    def mark_input(self, index: int, operand: Any, value: Any) -> None:
+        """Record `operand` (an `Operand`) as the op's input `index`, given as `value`."""
+        if operand.data is value:
+            self.roles.append((operand.arg, ("input", index)))
+        else:
+            self.replayable = False  # a normalised copy: a plan would skip the copying
+
+    def mark_scratch(self, operand: Any) -> None:
+        """Record `operand` (an `Operand`) as memory the op allocated for its own launches."""
+        count = sum(1 for _, (role, _) in self.roles if role == "scratch")
+        self.roles.append((operand.arg, ("scratch", count)))
 
     def __call__(self) -> Any:
         """Run the op and return its result."""

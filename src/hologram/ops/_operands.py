@@ -13,7 +13,7 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -105,9 +105,10 @@ class Operand:
         """True when `data` is a NumPy array."""
         return isinstance(self.data, np.ndarray)
 
-    @property
+    @cached_property
     def arg(self) -> Any:
-        """What a launch takes for this operand's 1-D buffer parameter."""
+        """What a launch takes for this operand's 1-D buffer parameter (one object per
+        operand, so that a plan can tell which launch argument it is)."""
         return self.data.reshape(-1) if self.on_host else self.data
 
 
@@ -254,11 +255,11 @@ class Output:
     @property
     def arg(self) -> Any:
         """What a launch takes for the output's 1-D buffer parameter."""
-        return self.data.reshape(-1) if isinstance(self.data, np.ndarray) else self.data
+        return self.operand.arg
 
-    @property
+    @cached_property
     def operand(self) -> Operand:
-        """The output as an input of a following launch."""
+        """The output as an input of a following launch (the same object every time)."""
         return Operand(self.data, self.shape, self.dtype)
 
     def result(self) -> Any:

@@ -19,7 +19,10 @@ def normalize_axes(axis: int | Sequence[int] | None, ndim: int, op: str) -> tupl
     """Sorted, non-negative axes; None means all. ShapeError for out-of-range or repeated."""
     if axis is None:
         return tuple(range(ndim))
-    raw = (axis,) if isinstance(axis, int) else tuple(axis)
+    try:
+        raw = (axis,) if isinstance(axis, int) else tuple(axis)
+    except TypeError:
+        raise ShapeError(f"{op}: axis must be an int, ints or None, got {axis!r}") from None
     axes = []
     for a in raw:
         if not isinstance(a, int) or isinstance(a, bool) or not -ndim <= a < ndim:

@@ -41,13 +41,10 @@ from hologram.ops._operands import (
     resolve_executor,
     to_operand,
 )
+from hologram.ops._plans import MAX_PLANS
 
 if TYPE_CHECKING:
     from hologram.runtime.executor import Executor
-
-
-MAX_PLANS = 4096
-"""The most plans an executor keeps (all are dropped when it is full)."""
 
 
 def prepare_elementwise(

@@ -33,6 +33,7 @@ from hologram.ops._operands import (
     resolve_executor,
     to_operand,
 )
+from hologram.ops._plans import apply, static_key
 from hologram.ops._rows import widened
 
 if TYPE_CHECKING:
@@ -82,22 +83,25 @@ def prepare_layer_norm(
     a = axis % len(shape)
     rows, r = int(np.prod(shape[:a])), int(np.prod(shape[a:]))
     output = Output(ex, shape, dtype, any(is_buffer(v) for v in given), out, op)
-    prepared = Prepared(ex, finish=output.result)
+    prepared = Prepared(ex, finish=output.result, output=output)
+    prepared.mark_input(0, operand, x)
     if rows * r == 0:
         return prepared
     params: list[Operand] = []
-    for name, value in (("weight", weight), ("bias", bias)):
+    for index, name, value in ((1, "weight", weight), (2, "bias", bias)):
         if value is None:
             params.append(operand)  # a stand-in the kernel never reads
             continue
         promote([value], f"{op} {name}")
         param = to_operand(value, ex, f"{op} {name}", dtype)
+        prepared.mark_input(index, param, value)
         target = shape[a:]
         if broadcast_shapes([param.shape, target], f"{op} {name}") != target:
             raise ShapeError(f"{op}: {name} of shape {param.shape} does not fit {target}")
         converted, launch = materialize(ex, param, target, dtype)
         if launch is not None:
             prepared.launches.append(launch)
+            prepared.mark_scratch(converted)
         params.append(converted)
     program = layer_norm_program(dtype, weight is not None, bias is not None)
     args = (operand.arg, *(p.arg for p in params), output.arg, rows, r, eps)
@@ -116,4 +120,10 @@ def layer_norm(
     out: Any = None,
 ) -> Any:
     """Layer normalisation of `x` over its dimensions from `axis` on."""
-    return prepare_layer_norm(x, weight, bias, axis, eps, executor, out)()
+    static = static_key("layer_norm", axis, eps) if out is None else None
+    return apply(
+        static,
+        (x, weight, bias),
+        executor,
+        lambda ex: prepare_layer_norm(x, weight, bias, axis, eps, ex, out),
+    )

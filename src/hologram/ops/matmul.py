@@ -37,6 +37,7 @@ from hologram.ops._operands import (
     resolve_executor,
     to_operand,
 )
+from hologram.ops._plans import apply, static_key
 
 if TYPE_CHECKING:
     from hologram.runtime.executor import Executor
@@ -92,17 +93,29 @@ def prepare_matmul(a: Any, b: Any, executor: Executor | None = None, out: Any = 
         return Prepared(ex, finish=output.result)
     if k == 0:
         return Prepared(ex, finish=lambda: _zeros(output))
-    prepared = Prepared(ex, finish=output.result)
+    prepared = Prepared(ex, finish=output.result, output=output)
+    prepared.mark_input(0, oa, a)
+    prepared.mark_input(1, ob, b)
     batch = math.prod(batch_shape)
     if batch > 1 and math.prod(oa.shape[:-2]) == batch and math.prod(ob.shape[:-2]) == 1:
         # A stack of left matrices against one right matrix: one product of all their rows.
         batch, m = 1, batch * m
-    oa, launch_a = materialize(ex, oa, _packed_shape(oa, batch_shape, batch), dtype)
-    ob, launch_b = materialize(ex, ob, _packed_shape(ob, batch_shape, batch), dtype)
-    prepared.launches += [launch for launch in (launch_a, launch_b) if launch is not None]
+    oa = _materialized(prepared, oa, _packed_shape(oa, batch_shape, batch), dtype)
+    ob = _materialized(prepared, ob, _packed_shape(ob, batch_shape, batch), dtype)
     program = matmul_program(dtype, batch, m, n, k)
     prepared.launches.append(once(program, (oa.arg, ob.arg, output.arg)))
     return prepared
+
+
+def _materialized(
+    prepared: Prepared, operand: Operand, shape: tuple[int, ...], dtype: DType
+) -> Operand:
+    """`operand` in `shape` and `dtype`, its conversion (if any) added to `prepared`."""
+    converted, launch = materialize(prepared.executor, operand, shape, dtype)
+    if launch is not None:
+        prepared.launches.append(launch)
+        prepared.mark_scratch(converted)
+    return converted
 
 
 def _zeros(output: Output) -> Any:
@@ -135,10 +148,14 @@ def prepare_gemm(
         raise ShapeError(f"{op}: op(A) is {m}x{k} and op(B) is {k_b}x{n}; inner dimensions differ")
     alpha, beta = _coefficient(alpha, dtype, "alpha"), _coefficient(beta, dtype, "beta")
     output = Output(ex, (m, n), dtype, any(is_buffer(v) for v in given), out, op)
-    prepared = Prepared(ex, finish=output.result)
+    prepared = Prepared(ex, finish=output.result, output=output)
+    prepared.mark_input(0, oa, a)
+    prepared.mark_input(1, ob, b)
     if m * n == 0:
         return prepared
     oc = None if c is None else to_operand(c, ex, op, dtype)
+    if oc is not None:
+        prepared.mark_input(2, oc, c)
     if k == 0:
         # The product is all zeros: the result is beta * C, or zeros.
         if oc is None:
@@ -149,9 +166,8 @@ def prepare_gemm(
         )
         prepared.launches.append(launch)
         return prepared
-    oa, launch_a = materialize(ex, oa, oa.shape, dtype)
-    ob, launch_b = materialize(ex, ob, ob.shape, dtype)
-    prepared.launches += [launch for launch in (launch_a, launch_b) if launch is not None]
+    oa = _materialized(prepared, oa, oa.shape, dtype)
+    ob = _materialized(prepared, ob, ob.shape, dtype)
     program = matmul_program(dtype, 1, m, n, k, bool(trans_a), bool(trans_b))
     prepared.launches.append(once(program, (oa.arg, ob.arg, output.arg)))
     if oc is not None:
@@ -181,7 +197,8 @@ def _coefficient(value: float, dtype: DType, name: str) -> float | int:
 
 def matmul(a: Any, b: Any, *, executor: Executor | None = None, out: Any = None) -> Any:
     """The matrix product of `a` and `b` with NumPy's matmul semantics."""
-    return prepare_matmul(a, b, executor, out)()
+    static = static_key("matmul") if out is None else None
+    return apply(static, (a, b), executor, lambda ex: prepare_matmul(a, b, ex, out))
 
 
 def gemm(
@@ -197,4 +214,10 @@ def gemm(
     out: Any = None,
 ) -> Any:
     """ONNX Gemm: `alpha * op(a) @ op(b) + beta * c` (op transposes when asked)."""
-    return prepare_gemm(a, b, c, alpha, beta, trans_a, trans_b, executor, out)()
+    static = static_key("gemm", alpha, beta, bool(trans_a), bool(trans_b))
+    return apply(
+        static if out is None else None,
+        (a, b, c),
+        executor,
+        lambda ex: prepare_gemm(a, b, c, alpha, beta, trans_a, trans_b, ex, out),
+    )

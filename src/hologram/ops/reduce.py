@@ -51,6 +51,7 @@ from hologram.ops._operands import (
     resolve_executor,
     to_operand,
 )
+from hologram.ops._plans import apply, static_key
 from hologram.ops._rows import axis_runs, normalize_axes, split, widened
 
 if TYPE_CHECKING:
@@ -277,7 +278,8 @@ def prepare_reduce(
     if kind in ("min", "max") and count == 0 and math.prod(out_shape) > 0:
         raise ShapeError(f"{kind}: reducing an empty axis of shape {shape} has no identity")
     output = Output(ex, out_shape, out_dtype, is_buffer(x), out, kind)
-    prepared = Prepared(ex, finish=output.result)
+    prepared = Prepared(ex, finish=output.result, output=output)
+    prepared.mark_input(0, operand, x)
     if math.prod(out_shape) == 0:
         return prepared
     plan = _passes(shape, axes, device=not ex.backend.is_host if blocks is None else blocks)
@@ -289,6 +291,7 @@ def prepare_reduce(
             target = output.operand
         else:
             target = Operand(ex.allocate(step_shape, acc_dtype), step_shape, acc_dtype)
+            prepared.mark_scratch(target)
         launch = _launch(
             step_kind, current, target, step, acc_dtype, count if last and kind == "mean" else None
         )
@@ -335,6 +338,16 @@ def _launch(
     return lanes(program, step.lanes, args)
 
 
+def _reduce(
+    kind: str, x: Any, axis: Axis, keepdims: bool, executor: Executor | None, out: Any
+) -> Any:
+    """`prepare_reduce(...)()`, planned once per signature (see `_plans`)."""
+    static = static_key(kind, axis, bool(keepdims)) if out is None else None
+    return apply(
+        static, (x,), executor, lambda ex: prepare_reduce(kind, x, axis, keepdims, ex, out)
+    )
+
+
 def reduce_sum(
     x: Any,
     axis: Axis = None,
@@ -344,7 +357,7 @@ def reduce_sum(
     out: Any = None,
 ) -> Any:
     """The sum along `axis` (None: all axes)."""
-    return prepare_reduce("sum", x, axis, keepdims, executor, out)()
+    return _reduce("sum", x, axis, keepdims, executor, out)
 
 
 def reduce_min(
@@ -356,7 +369,7 @@ def reduce_min(
     out: Any = None,
 ) -> Any:
     """The minimum along `axis` (None: all axes); NaN if any element is NaN."""
-    return prepare_reduce("min", x, axis, keepdims, executor, out)()
+    return _reduce("min", x, axis, keepdims, executor, out)
 
 
 def reduce_max(
@@ -368,7 +381,7 @@ def reduce_max(
     out: Any = None,
 ) -> Any:
     """The maximum along `axis` (None: all axes); NaN if any element is NaN."""
-    return prepare_reduce("max", x, axis, keepdims, executor, out)()
+    return _reduce("max", x, axis, keepdims, executor, out)
 
 
 def reduce_mean(
@@ -380,4 +393,4 @@ def reduce_mean(
     out: Any = None,
 ) -> Any:
     """The arithmetic mean along `axis` (None: all axes), of floating-point inputs."""
-    return prepare_reduce("mean", x, axis, keepdims, executor, out)()
+    return _reduce("mean", x, axis, keepdims, executor, out)

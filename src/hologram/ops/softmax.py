@@ -28,6 +28,7 @@ from hologram.ops._operands import (
     resolve_executor,
     to_operand,
 )
+from hologram.ops._plans import apply, static_key
 from hologram.ops._rows import normalize_axes, split, widened
 
 if TYPE_CHECKING:
@@ -58,7 +59,8 @@ def prepare_softmax(
         raise ShapeError(f"softmax: axis must be an int, got {axis!r}")
     (a,) = normalize_axes(axis, max(len(shape), 1), "softmax")
     output = Output(ex, shape, dtype, is_buffer(x), out, "softmax")
-    prepared = Prepared(ex, finish=output.result)
+    prepared = Prepared(ex, finish=output.result, output=output)
+    prepared.mark_input(0, operand, x)
     outer, r, inner = split(shape, a, a) if shape else (1, 1, 1)
     if outer * r * inner:
         args = (operand.arg, output.arg, outer * inner, r, inner)
@@ -68,4 +70,5 @@ def prepare_softmax(
 
 def softmax(x: Any, axis: int = -1, *, executor: Executor | None = None, out: Any = None) -> Any:
     """The softmax of `x` along `axis`."""
-    return prepare_softmax(x, axis, executor, out)()
+    static = static_key("softmax", axis) if out is None else None
+    return apply(static, (x,), executor, lambda ex: prepare_softmax(x, axis, ex, out))

@@ -47,6 +47,7 @@ class Executor:
         self._allocator = ClassAllocator(self._backend)
         self._launchers: dict[int, _Launcher] = {}
         self._constants: dict[int, tuple[np.ndarray, Buffer]] = {}
+        self._constant_buffers: dict[int, Buffer] = {}
         self._plans: dict[Any, Any] = {}
 
     @property
@@ -78,6 +79,14 @@ class Executor:
         dims = normalize_shape(shape)
         dt = DType.of(dtype)
         allocation = self._allocator.allocate(math.prod(dims) * dt.itemsize)
+        return Buffer(self, allocation, dims, dt)
+
+    def allocate_kept(self, shape: ShapeLike, dtype: DTypeLike) -> Buffer:
+        """`allocate` for a buffer kept long (a planned op's scratch memory): never from the
+        class system, whose few classes serve short-lived small buffers."""
+        dims = normalize_shape(shape)
+        dt = DType.of(dtype)
+        allocation = self._allocator.allocate_class_free(math.prod(dims) * dt.itemsize)
         return Buffer(self, allocation, dims, dt)
 
     def empty(self, shape: ShapeLike, dtype: DTypeLike) -> Buffer:
@@ -123,8 +132,14 @@ class Executor:
         buffer = self.from_numpy(array)
         if len(self._constants) >= _MAX_CACHED_PROGRAMS:
             self._constants.clear()
+            self._constant_buffers.clear()
         self._constants[id(array)] = (array, buffer)
+        self._constant_buffers[id(buffer)] = buffer
         return buffer
+
+    def is_constant(self, buffer: Buffer) -> bool:
+        """Whether `buffer` is one that `constant` made (and still holds)."""
+        return self._constant_buffers.get(id(buffer)) is buffer
 
     def pool(self, nbytes: int) -> Pool:
         """A fixed-size pool of `nbytes` for `pool` parameters and streaming."""
@@ -218,6 +233,56 @@ class Executor:
 
         return launch
 
+    def bind_open(
+        self, program: Program, config: LaunchConfig, args: Sequence[Any], slots: Sequence[int]
+    ) -> Callable[..., None]:
+        """A call that launches `program` over `config` with `args`, checked and bound once,
+        but for the buffer parameters at `slots`, whose values each call passes in order.
+
+        For work launched again and again on other memory of the same kinds (a planned op):
+        a call checks and converts only its own values. What `args` holds at `slots` is used
+        for the one check and not kept. Values that need a copy or a diagnosis (a NumPy array
+        on a device backend, a freed or wrong Buffer) go through `launch`, which copies them
+        or raises as it would.
+        """
+        slots = tuple(slots)
+        launcher = self._launcher(program)
+        args = list(args)
+        natives = launcher.natives(args) if len(args) == len(program.params) else None
+        open_specs = tuple(launcher.specs[i] for i in slots)
+        for i in slots:
+            args[i] = None  # not kept: a bound launch must not keep one call's memory alive
+
+        def general(*values: Any) -> None:
+            call = list(args)
+            for position, value in zip(slots, values, strict=True):
+                call[position] = value
+            self.launch(program, config, args=call)
+
+        if (
+            natives is None
+            or not launcher.bufferable
+            or any(code != _BUFFER for code, *_ in open_specs)
+        ):
+            return general
+        for i in slots:
+            natives[i] = None
+        bound = self._backend.bind_slotted_launch(program, config, natives, slots)
+        backend, host = self._backend, self._backend.is_host
+        specs = tuple(spec[1:] for spec in open_specs)
+
+        def launch(*values: Any) -> None:
+            converted = []
+            for value, (np_dtype, dtype, written) in zip(values, specs, strict=True):
+                native = _native_memory(value, backend, host, np_dtype, dtype, written)
+                if native is None:
+                    general(*values)
+                    return
+                converted.append(native)
+            bound(*converted)
+
+        return launch
+
     def _launcher(self, program: Program) -> _Launcher:
         launcher = self._launchers.get(id(program))
         if launcher is None or launcher.program is not program:
@@ -289,22 +354,10 @@ class _Launcher:
                     return None
                 append(arg)
             elif code == _BUFFER:
-                if type(arg) is np.ndarray:
-                    flags = arg.flags
-                    # carray: C-contiguous, aligned and writeable.
-                    usable = flags.carray if written else flags.c_contiguous and flags.aligned
-                    if not (host and usable and arg.dtype == np_dtype):
-                        return None
-                    append(arg if arg.ndim == 1 else arg.reshape(-1))
-                elif (
-                    isinstance(arg, Buffer)
-                    and arg.backend is backend
-                    and arg.dtype is dtype
-                    and (arg.writeable or not written)
-                ):
-                    append(arg.native())
-                else:
+                native = _native_memory(arg, backend, host, np_dtype, dtype, written)
+                if native is None:
                     return None
+                append(native)
             elif isinstance(arg, Pool) and arg.backend is backend:
                 append(arg.native())
             else:
@@ -338,6 +391,29 @@ class _Launcher:
             self.bound.clear()
         self.bound[key] = bound
         bound(*[natives[i] for i in memory])
+
+
+def _native_memory(
+    arg: Any, backend: Backend, host: bool, np_dtype: Any, dtype: DType, written: bool
+) -> Any:
+    """The native view of a buffer argument that passes without a copy or a diagnosis: an
+    array of the exact dtype that `from_numpy` would wrap (host backends), or a live Buffer
+    of this backend; else None."""
+    if type(arg) is np.ndarray:
+        flags = arg.flags
+        # carray: C-contiguous, aligned and writeable.
+        usable = flags.carray if written else flags.c_contiguous and flags.aligned
+        if not (host and usable and arg.dtype == np_dtype):
+            return None
+        return arg if arg.ndim == 1 else arg.reshape(-1)
+    if (
+        isinstance(arg, Buffer)
+        and arg.backend is backend
+        and arg.dtype is dtype
+        and (arg.writeable or not written)
+    ):
+        return arg.native()
+    return None
 
 
 def _scalar_key(value: Any) -> Any:
