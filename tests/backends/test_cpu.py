@@ -442,10 +442,8 @@ def test_a_parallel_launch_slower_than_one_thread_backs_off(threaded):
     timing.seconds_per_lane = 1e-15  # claim one thread is all but instant: the pool loses
     timing.hold, timing.backoff = 0, 1
     threaded.launch(program, LaunchConfig(8, 8), [ys])
-    # Held for as many one-thread launches as the parallel one cost, up to the cap.
-    assert (timing.hold, timing.backoff) == (
-        (cpu.MAX_BACKOFF, 2) if threaded.threads > 1 else (0, 1)
-    )
+    # Held for LOSS_AMORTISED times as many one-thread launches as it cost, up to the cap.
+    assert (timing.hold, timing.backoff) == ((cpu.MAX_HOLD, 2) if threaded.threads > 1 else (0, 1))
     assert ys.tolist() == [7] * 64
     timing.hold, timing.backoff = 0, 1  # kernels are shared: leave it as found
 

@@ -51,7 +51,14 @@ from hologram.isa.program import LaunchConfig, Param, ParamKind, Program
 MIN_PARALLEL_SECONDS = 50e-6
 """Launches estimated to take less than this on one thread stay on one thread."""
 MAX_BACKOFF = 1024
-"""The most one-thread launches a kernel is held to after a parallel launch lost."""
+"""The most one-thread launches a kernel is held to after parallel launches kept losing."""
+
+LOSS_AMORTISED = 16
+"""A parallel launch that lost holds its kernel to one thread for this many times the launches
+it cost, so that retries add at most about 1/16 to the kernel's time on a busy machine."""
+
+MAX_HOLD = LOSS_AMORTISED * MAX_BACKOFF
+"""The most one-thread launches one lost parallel launch holds its kernel to."""
 _PARALLEL_LOCK = threading.Lock()
 """Numba's default thread pool runs one parallel region at a time in a process; a launch that
 finds it busy runs on its own thread instead."""
@@ -441,10 +448,11 @@ class CpuBackend(HostBackend):
         self.stats.parallel_launches += 1
         serial = timing.seconds_per_lane * lanes  # type: ignore[operator]
         if elapsed > serial:
-            # Hold for as many one-thread launches as this one cost: a parallel launch that
-            # waited milliseconds for a busy core must not be retried after a few microseconds.
+            # Hold for LOSS_AMORTISED times as many one-thread launches as this one cost: a
+            # parallel launch that waited milliseconds for a busy core, retried after only as
+            # many launches as it lost, would double the kernel's average time on a busy machine.
             lost = int(elapsed / serial) if serial > 0 else MAX_BACKOFF
-            timing.hold = min(max(timing.backoff, lost), MAX_BACKOFF)
+            timing.hold = min(max(timing.backoff, LOSS_AMORTISED * lost), MAX_HOLD)
             timing.backoff = min(2 * timing.backoff, MAX_BACKOFF)
         else:
             timing.backoff = max(1, timing.backoff // 2)
