@@ -15,6 +15,8 @@ A region is cut further into *segments*, each one pass over the lanes:
   lane keeps its registers in machine registers for a few iterations. Running all iterations of
   a lane at once would stride through memory lane after lane (several times slower); one
   iteration per turn pays a register round trip per element;
+- `uniform`: a top-level LOOP that every lane runs the same number of times
+  (`numba_uniform`), run pass by pass with a vectorised loop over the lanes in each;
 - `reduce`: a REDUCE, combining the values of the lanes that have not exited (with the rules
   of `numba_lockstep.reduction_terms`) and handing every lane the result.
 
@@ -28,9 +30,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hologram.codegen.numba_exprs import Lines, Operands, literal, register_type
+from hologram.codegen.numba_exprs import Lines, Operands, literal, register_type, value_expr
 from hologram.codegen.numba_lane import LaneWalker, exits_from_a_loop
 from hologram.codegen.numba_lockstep import reduction_terms
+from hologram.codegen.numba_uniform import (
+    LaneArrays,
+    UniformPlan,
+    affine_chain,
+    lane_runs,
+    loop_reads,
+    plan_uniform,
+    render_uniform_loop,
+    uniform_lines,
+)
 from hologram.isa.dtypes import DType
 from hologram.isa.opcodes import Op
 from hologram.isa.program import Instruction, Pred, Program, Reg
@@ -48,7 +60,7 @@ LaneReg = Reg | Pred
 class Segment:
     """One pass over the block's lanes: instructions `first` up to (not including) `stop`."""
 
-    kind: str  # "lanes", "loop" (first is LOOP, stop - 1 its ENDLOOP) or "reduce"
+    kind: str  # "lanes", "loop" or "uniform" (first is LOOP, stop - 1 its ENDLOOP), "reduce"
     first: int
     stop: int
     loads: tuple[LaneReg, ...] = ()  # array registers copied into scalars when a turn starts
@@ -65,6 +77,7 @@ class RegionPlan:
     arrays: list[LaneReg] = field(default_factory=list)  # registers kept per lane in arrays
     zeroed: list[LaneReg] = field(default_factory=list)  # arrays zeroed at each block's start
     has_exit: bool = False
+    uniform: UniformPlan = field(default_factory=lambda: UniformPlan(frozenset(), frozenset(), {}))
 
 
 def region_mode_applies(program: Program) -> bool:
@@ -81,15 +94,30 @@ def region_mode_applies(program: Program) -> bool:
 
 def plan_regions(program: Program) -> RegionPlan:
     """Cut `program` into segments and decide which registers need per-lane arrays."""
-    cuts = _cut_segments(program)
+    uniform = plan_uniform(program)
+    cuts = [
+        Segment("uniform", s.first, s.stop) if s.kind == "loop" and s.first in uniform.loops else s
+        for s in _cut_segments(program)
+    ]
     touched: dict[LaneReg, set[int]] = {}
     for number, segment in enumerate(cuts):
-        for inst in program.instructions[segment.first : segment.stop]:
-            for reg in (*_reads(inst), *_writes(inst)):
+        regs = [
+            reg
+            for inst in program.instructions[segment.first : segment.stop]
+            for reg in (*_reads(inst), *_writes(inst))
+        ]
+        if segment.kind == "uniform":
+            regs += loop_reads(program, uniform, segment.first, segment.stop)
+        for reg in regs:
+            # Block scalars are plain variables and lane-affine registers are recomputed
+            # where they are read: neither needs a lane array.
+            if reg not in uniform.block and reg not in uniform.affine:
                 touched.setdefault(reg, set()).add(number)
     arrays = {reg for reg, where in touched.items() if len(where) > 1}
     for number, segment in enumerate(cuts):
-        if segment.kind == "reduce":
+        if segment.kind == "uniform":
+            arrays.update(_carried_lane_registers(program, uniform, segment))
+        elif segment.kind == "reduce":
             arrays.update(_reads(program.instructions[segment.first]))
             arrays.update(_writes(program.instructions[segment.first]))
         elif segment.kind == "loop":
@@ -97,6 +125,7 @@ def plan_regions(program: Program) -> RegionPlan:
             carried = {reg for reg, where in touched.items() if where == {number}}
             arrays.update(reg for reg in carried if not _written_first_at_top(body, reg))
     plan = RegionPlan(program, has_exit=any(i.op is Op.EXIT for i in program.instructions))
+    plan.uniform = uniform
     plan.arrays = sorted(arrays, key=_order)
     plan.zeroed = [
         reg for reg in plan.arrays if not _written_first_at_top(program.instructions, reg)
@@ -107,6 +136,8 @@ def plan_regions(program: Program) -> RegionPlan:
         for inst in program.instructions[segment.first : segment.stop]:
             used.update(_reads(inst), _writes(inst))
             written.update(_writes(inst))
+        used.difference_update(uniform.block, uniform.affine)
+        written.difference_update(uniform.block, uniform.affine)
         plan.segments.append(
             Segment(
                 segment.kind,
@@ -148,6 +179,11 @@ def render_region_block(plan: RegionPlan, out: Lines, atomic: bool) -> None:
             _render_reduce(plan, segment, out)
         elif segment.kind == "loop":
             _render_loop(plan, segment, out, atomic)
+        elif segment.kind == "uniform":
+            lanes = LaneArrays(frozenset(plan.arrays), _array, lambda reg: _zero(plan.program, reg))
+            render_uniform_loop(
+                plan.program, plan.uniform, lanes, segment.first, segment.stop, out, atomic
+            )
         else:
             _render_lanes(plan, segment, out, atomic)
 
@@ -164,6 +200,13 @@ def _lane_loops(out: Lines) -> None:
 
 
 def _turn_start(plan: RegionPlan, segment: Segment, out: Lines) -> None:
+    ops = Operands(plan.program)
+    instructions = plan.program.instructions[segment.first : segment.stop]
+    read = {reg for inst in instructions for reg in _reads(inst)}
+    written = {reg for inst in instructions for reg in _writes(inst)}
+    for index in affine_chain(plan.program, plan.uniform, read - written):
+        inst = plan.program.instructions[index]
+        out.add(f"{ops.register(inst.dst)} = {value_expr(inst, ops)}")  # type: ignore[arg-type]
     for reg in segment.loads:
         out.add(f"{_scalar(reg)} = {_array(reg)}[l]")
     for reg in segment.scalars:
@@ -178,12 +221,18 @@ def _turn_end(segment: Segment, out: Lines) -> None:
 def _render_lanes(plan: RegionPlan, segment: Segment, out: Lines, atomic: bool) -> None:
     instructions = plan.program.instructions[segment.first : segment.stop]
     exits = any(inst.op is Op.EXIT for inst in instructions)
+    ops = Operands(plan.program)
+    hoisted = {i for i in plan.uniform.block.values() if segment.first <= i < segment.stop}
+    for index in sorted(hoisted):  # block scalars: once per block, ahead of the lanes
+        out.add(*uniform_lines(plan.program.instructions[index], ops, index))
     _lane_loops(out)
     if plan.has_exit:
         out.add("if not ext[l]:")
         out.indent += 1
     _turn_start(plan, segment, out)
-    walker = _RegionWalker(plan.program, out, exits_from_a_loop(instructions), atomic)
+    walker = _RegionWalker(
+        plan.program, out, exits_from_a_loop(instructions), atomic, hoisted=hoisted
+    )
     if exits:
         # A one-pass loop that EXIT leaves; `_exit` tells the lane's exit from the pass's end.
         out.add("_exit = False", "while True:")
@@ -233,15 +282,18 @@ def _render_reduce(plan: RegionPlan, segment: Segment, out: Lines) -> None:
     inst = plan.program.instructions[segment.first]
     dtype: DType = inst.dtype  # type: ignore[assignment]
     acc = f"acc{segment.first}"
-    value = _LaneArrays(plan.program).value(inst.srcs[0])
+    value = _LaneArrays(plan.program, plan.uniform.block).value(inst.srcs[0])
     terms = reduction_terms(dtype, str(inst.attr("op")), acc, value)
     out.add(f"{acc} = {terms.start}", "for l in range(nl):")
     if plan.has_exit:
         out.add("    if not ext[l]:", f"        {acc} = {terms.combine}")
     else:
         out.add(f"    {acc} = {terms.combine}")
-    out.add(f"{acc} = {terms.result}", "for l in range(nl):")
-    out.add(f"    {_array(inst.dst)}[l] = {acc}")  # type: ignore[arg-type]
+    out.add(f"{acc} = {terms.result}")
+    if inst.dst in plan.uniform.block:
+        out.add(f"{_scalar(inst.dst)} = {acc}")  # type: ignore[arg-type]
+    else:
+        out.add("for l in range(nl):", f"    {_array(inst.dst)}[l] = {acc}")  # type: ignore[arg-type]
 
 
 class _RegionWalker(LaneWalker):
@@ -255,8 +307,11 @@ class _RegionWalker(LaneWalker):
         exits_from_loop: bool,
         atomic: bool,
         in_round: bool = False,
+        hoisted: set[int] | frozenset[int] = frozenset(),
     ):
-        super().__init__(program, Operands(program), out, exits_from_loop, atomic=atomic)
+        super().__init__(
+            program, Operands(program), out, exits_from_loop, atomic=atomic, hoisted=hoisted
+        )
         self.in_round = in_round
 
     def exit_lines(self) -> list[str]:
@@ -269,13 +324,35 @@ class _RegionWalker(LaneWalker):
 
 
 class _LaneArrays(Operands):
-    """Operands with registers read from their lane arrays at lane `l`."""
+    """Operands with registers read from their lane arrays at lane `l` (block scalars from
+    their variables)."""
+
+    def __init__(self, program: Program, block: dict[LaneReg, int]):
+        super().__init__(program)
+        self.block = block
 
     def register(self, operand: Reg | Pred) -> str:
-        return f"{_array(operand)}[l]"
+        return _scalar(operand) if operand in self.block else f"{_array(operand)}[l]"
 
 
 # ---------------------------------------------------------------- analysis helpers
+def _carried_lane_registers(
+    program: Program, uniform: UniformPlan, segment: Segment
+) -> set[LaneReg]:
+    """Lane registers that a uniform loop's loops over the lanes read before writing: they
+    come from another loop over the lanes (or pass) and so live in lane arrays."""
+    carried: set[LaneReg] = set()
+    for run in lane_runs(program, uniform, segment.first, segment.stop):
+        written: set[LaneReg] = set()
+        for index in run:
+            inst = program.instructions[index]
+            for reg in _reads(inst):
+                if reg not in written and reg not in uniform.uniform and reg not in uniform.affine:
+                    carried.add(reg)
+            written.update(_writes(inst))
+    return carried
+
+
 def _depth_step(inst: Instruction) -> int:
     return 1 if inst.op in (Op.IF, Op.LOOP) else -1 if inst.op in (Op.ENDIF, Op.ENDLOOP) else 0
 

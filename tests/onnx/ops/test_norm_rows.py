@@ -128,6 +128,7 @@ def test_block_kernel_cuda_source_compiles(tmp_path: Path, per_element: bool) ->
         per_element=per_element,
         has_bias=True,
         stats=True,
+        aligned=False,
     )
     source = tmp_path / "norm.cu"
     source.write_text(render_cuda(program, lanes_per_thread=1).text, encoding="utf-8")

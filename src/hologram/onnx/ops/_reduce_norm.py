@@ -156,7 +156,10 @@ def launch_row_norm(
         stats is not None,
     ]
     if norm.r >= BLOCK_ROWS_FROM:
-        ctx.launch(onnx_normalize_rows_block, norm.rows, BLOCK, head + tail)
+        # The lanes of a pass share a channel when a row is one channel, or its channels
+        # are whole passes long.
+        aligned = not norm.per_element and (norm.per_group == 1 or norm.spatial % BLOCK == 0)
+        ctx.launch(onnx_normalize_rows_block, norm.rows, BLOCK, [*head, *tail, aligned])
     else:
         grid = hg.blocks(norm.rows, BLOCK)
         ctx.launch(onnx_normalize_rows, grid, BLOCK, [*head, norm.rows, *tail])
