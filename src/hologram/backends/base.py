@@ -77,6 +77,17 @@ class Backend(ABC):
     def size_of(self, handle: Any) -> int:
         """The size in bytes of an allocation or pool."""
 
+    def copy_device(self, target: Any, source: Any, nbytes: int) -> None:
+        """Copy the first `nbytes` of typed view `source` into typed view `target`, within
+        the device's memory and in order with the work launched so far."""
+        raise NotImplementedError(f"backend {self.name!r} has no device-to-device copy")
+
+    def borrow(self, value: Any) -> tuple[Any, tuple[int, ...], np.dtype] | None:
+        """For an array of another library in this backend's memory (on cuda: anything with
+        `__cuda_array_interface__`), a byte handle over its memory (contiguous: a strided
+        array is copied on the device), its shape and dtype; None for anything else."""
+        return None
+
     # ------------------------------------------------------------ pools
     def allocate_pool(self, nbytes: int) -> Any:
         """Allocate a fixed-size pool of `nbytes`."""
@@ -227,6 +238,7 @@ class HostBackend(Backend):
             raise AllocationError(f"not a {self.name} allocation: {type(handle).__name__}")
 
     def copy_in(self, handle: np.ndarray, data: np.ndarray, offset: int = 0) -> None:
+        handle = _bytes(handle)
         raw = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
         if offset < 0 or offset + raw.nbytes > handle.nbytes:
             raise AllocationError(
@@ -235,6 +247,7 @@ class HostBackend(Backend):
         handle[offset : offset + raw.nbytes] = raw
 
     def copy_out(self, handle: np.ndarray, nbytes: int, offset: int = 0) -> np.ndarray:
+        handle = _bytes(handle)
         if offset < 0 or nbytes < 0 or offset + nbytes > handle.nbytes:
             raise AllocationError(
                 f"read of {nbytes} bytes at offset {offset} overruns {handle.nbytes} bytes"
@@ -252,6 +265,11 @@ class HostBackend(Backend):
     def size_of(self, handle: np.ndarray) -> int:
         return int(handle.nbytes)
 
+    def copy_device(self, target: np.ndarray, source: np.ndarray, nbytes: int) -> None:
+        check_copy(nbytes, target.nbytes, source.nbytes)
+        if nbytes:
+            target.view(np.uint8)[:nbytes] = source.view(np.uint8)[:nbytes]
+
     def _check_memory_arg(self, name: str, kind: ParamKind, dtype: DType, arg: Any) -> None:
         if not isinstance(arg, np.ndarray):
             raise LaunchError(f"{kind.value} parameter {name!r} got {type(arg).__name__}")
@@ -259,3 +277,16 @@ class HostBackend(Backend):
             raise DTypeError(f"buffer parameter {name!r} is {dtype}, got an array of {arg.dtype}")
         if arg.ndim != 1 or not arg.flags.c_contiguous:
             raise LaunchError(f"{kind.value} parameter {name!r} needs a 1-D contiguous view")
+
+
+def check_copy(nbytes: int, target: int, source: int) -> None:
+    """Raise AllocationError unless `nbytes` fit both the `target` and the `source` bytes."""
+    if nbytes < 0 or nbytes > target or nbytes > source:
+        raise AllocationError(
+            f"copy of {nbytes} bytes from {source} bytes into {target} bytes overruns one"
+        )
+
+
+def _bytes(handle: np.ndarray) -> np.ndarray:
+    """A host handle or typed view (as plan runners hold) as its bytes."""
+    return handle if handle.dtype == np.uint8 else handle.view(np.uint8)

@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hologram.backends.base import Backend
+from hologram.backends.base import Backend, check_copy
 from hologram.codegen.cuda import CudaSource, render_cuda
 from hologram.config import settings
 from hologram.errors import AllocationError, CompileError, DTypeError, LaunchError, ProgramError
@@ -165,6 +165,25 @@ class CudaBackend(Backend):
 
     def size_of(self, handle: Any) -> int:
         return int(self._bytes(handle).nbytes)
+
+    def copy_device(self, target: Any, source: Any, nbytes: int) -> None:
+        """As `Backend.copy_device`: one asynchronous copy on the current stream."""
+        target_bytes, source_bytes = self._bytes(target), self._bytes(source)
+        check_copy(nbytes, target_bytes.nbytes, source_bytes.nbytes)
+        if nbytes:
+            target_bytes.data.copy_from_device_async(source_bytes.data, nbytes)
+
+    def borrow(self, value: Any) -> tuple[Any, tuple[int, ...], np.dtype] | None:
+        """As `Backend.borrow`, for anything with `__cuda_array_interface__` (CuPy arrays,
+        PyTorch CUDA tensors, Numba device arrays): viewed through CuPy, without a copy
+        unless it is strided; the view keeps the owner alive."""
+        if not hasattr(value, "__cuda_array_interface__"):
+            return None
+        array = self._cupy.asarray(value)
+        shape = tuple(array.shape)
+        if not array.flags.c_contiguous:
+            array = self._cupy.ascontiguousarray(array)
+        return array.reshape(-1).view(np.uint8), shape, np.dtype(array.dtype)
 
     def synchronize(self) -> None:
         """Wait for everything launched on the current stream."""

@@ -3,6 +3,10 @@
     m = hologram.load("model.holo")            # opens the file; no graph work
     outputs = m.run({"x": x})                  # or m(x=x)
 
+Feeds are NumPy arrays, or Buffers of the model's executor's backend (and on cuda anything
+with `__cuda_array_interface__`, a CuPy array or a PyTorch CUDA tensor, viewed without a
+copy): device feeds and `run(..., as_buffers=True)` keep a run's data on the device.
+
 A run validates the feeds, looks up the plan for their shapes (made at compile time, or at
 the first run with those shapes and cached), and replays it. A plan made for particular
 values of small runtime tensors (a shape fed as an input) carries guards; when one fails the
@@ -28,7 +32,10 @@ from hologram.compiler.graph import Dim, ValueInfo
 from hologram.compiler.memory import plan_arena
 from hologram.compiler.plan import Plan
 from hologram.compiler.planner import Planner, flat_key
-from hologram.errors import FeedError, RefineError
+from hologram.errors import FeedError, HologramError, RefineError
+from hologram.isa.dtypes import DType
+from hologram.memory.buffer import Buffer
+from hologram.memory.classes import Allocation
 from hologram.runtime.executor import Executor
 from hologram.runtime.plan_runner import GuardFailed, PlanRunner
 
@@ -36,7 +43,6 @@ if TYPE_CHECKING:
     from hologram.artifact.model import ModelFile
     from hologram.artifact.model_holo import WeightQuality
     from hologram.holotensor.hot_reload import HotReloadController
-    from hologram.memory.buffer import Buffer
 
 MAX_PLANS = 32
 """Plans kept per model (one per input signature); the oldest is dropped beyond that."""
@@ -153,8 +159,10 @@ class Model:
 
     def run(self, feeds: dict[str, Any], *, as_buffers: bool = False) -> dict[str, Any]:
         """Run the model; its outputs by name (NumPy arrays, lists for sequences, None for
-        empty optionals). `as_buffers=True` returns tensors as Buffers of the model's
-        executor, so that they stay in its memory."""
+        empty optionals). A feed is a NumPy array (or array-like), or a Buffer of the model's
+        executor's backend, or on cuda any `__cuda_array_interface__` object, taken without
+        a copy once the model has run its shapes. `as_buffers=True` returns tensors as
+        Buffers of the model's executor, so that they stay in its memory."""
         reload = self._reload
         if reload is None:
             return self._run(feeds, as_buffers)
@@ -162,10 +170,10 @@ class Model:
             return self._run(feeds, as_buffers)
 
     def _run(self, feeds: dict[str, Any], as_buffers: bool) -> dict[str, Any]:
-        quick = _quick_signature(feeds)
+        quick = _quick_signature(feeds, self.executor.backend)
         seen = self._seen.get(quick) if quick is not None else None
-        if seen is not None and not as_buffers:
-            outputs = self._run_seen(seen, feeds)
+        if seen is not None:
+            outputs = self._run_seen(seen, feeds, as_buffers)
             if outputs is not None:
                 return outputs
         flat, input_types = self._validate(feeds)
@@ -184,21 +192,27 @@ class Model:
                 if quick is not None:
                     self._remember(quick, key, runner, input_types)
                 return {
-                    name: self._collect(binding, lambda t: runner.output_array(natives, t),
-                                        as_buffers)
+                    name: self._collect(
+                        binding, lambda t: self._output(runner, natives, t, as_buffers)
+                    )
                     for name, binding in plan.outputs.items()
-                }  # fmt: skip
+                }
         return self._trace(key, flat, input_types, as_buffers)
 
     # Feeds whose names, dtypes and shapes match a signature validated before pass validation
     # again for sure: `_seen` maps that signature (`_quick_signature`) straight to the plan's
     # runner, skipping the checks, and a feed that differs in any of them takes the full path.
     # `_forget` drops the entries of a plan it drops, so an entry's runner is always current.
-    def _run_seen(self, seen: _Seen, feeds: dict[str, Any]) -> dict[str, Any] | None:
+    def _run_seen(
+        self, seen: _Seen, feeds: dict[str, Any], as_buffers: bool
+    ) -> dict[str, Any] | None:
         """Run feeds of an already validated signature; None when a guard fails."""
         flat = {}
         for name, elem in seen.converted:
             value = feeds[name]
+            if type(value) is Buffer:
+                flat[name] = self._stored_buffer(value, elem)
+                continue
             if elem is not None:
                 stored = types.to_storage(value, elem)
             elif value.flags.c_contiguous:
@@ -206,12 +220,27 @@ class Model:
             else:  # a strided vector stays strided through `reshape`
                 stored = np.ascontiguousarray(value)
             flat[name] = stored.reshape(-1)
+        runner = seen.runner
         try:
-            arrays = seen.runner.run_outputs(flat, seen.tensors)
+            if as_buffers and not runner.backend.is_host:
+                natives = runner.run(flat)
+                outputs = [self._output(runner, natives, t, True) for t in seen.tensors]
+            else:
+                outputs = runner.run_outputs(flat, seen.tensors)
+                if as_buffers:  # host memory: the Buffers wrap the arrays
+                    outputs = [self._wrap(array, True) for array in outputs]
         except GuardFailed:
             self._forget(seen.key)
             return None
-        return dict(zip(seen.names, arrays, strict=True))
+        return dict(zip(seen.names, outputs, strict=True))
+
+    def _stored_buffer(self, buffer: Buffer, elem: int | None) -> Any:
+        """What a run takes for a Buffer feed: on host backends its memory as a NumPy view,
+        on devices the Buffer itself; where the stored form differs from the Buffer's
+        (`elem` not None), that form made on the host."""
+        if elem is not None:
+            return types.to_storage(buffer.to_numpy(), elem).reshape(-1)
+        return buffer.native() if self.executor.backend.is_host else buffer
 
     def _remember(
         self, quick: Any, key: Any, runner: PlanRunner, input_types: dict[str, Any]
@@ -240,8 +269,12 @@ class Model:
         self._seen = {quick: seen for quick, seen in self._seen.items() if seen.key != key}
 
     def _trace(
-        self, key: Any, flat: dict[str, np.ndarray], input_types: dict[str, Any], as_buffers: bool
+        self, key: Any, flat: dict[str, Any], input_types: dict[str, Any], as_buffers: bool
     ) -> dict[str, Any]:
+        # Planning reads the feeds' values on the host: a device feed is copied there once,
+        # for this first run of its signature.
+        flat = {name: value.to_numpy().reshape(-1) if isinstance(value, Buffer) else value
+                for name, value in flat.items()}  # fmt: skip
         planner = Planner(self.compiled.opsets, self.executor)
         plan = planner.plan_graph(self.compiled.graph, input_types, flat)
         plan_arena(plan)
@@ -249,25 +282,35 @@ class Model:
             self._forget(next(iter(self._plans)))
         self._plans[key] = plan
 
-        def read(tensor: int) -> np.ndarray:
+        def read(tensor: int) -> Any:
             spec = plan.tensors[tensor]
             stored = planner.buffers[tensor].to_numpy().reshape(-1)[: spec.size].copy()
-            return types.from_storage(stored, spec.elem).reshape(spec.shape)
+            return self._wrap(types.from_storage(stored, spec.elem).reshape(spec.shape),
+                              as_buffers)  # fmt: skip
 
-        return {
-            name: self._collect(binding, read, as_buffers) for name, binding in plan.outputs.items()
-        }
+        return {name: self._collect(binding, read) for name, binding in plan.outputs.items()}
 
-    def _collect(self, binding: dict[str, Any], read: Any, as_buffers: bool) -> Any:
+    def _output(self, runner: PlanRunner, natives: dict[int, Any], tensor: int,
+                as_buffers: bool) -> Any:  # fmt: skip
+        """Output `tensor` of a run as users get it: on devices a Buffer stays there."""
+        if as_buffers:
+            buffer = runner.output_buffer(natives, tensor)
+            if buffer is not None:
+                return buffer
+        return self._wrap(runner.output_array(natives, tensor), as_buffers)
+
+    def _wrap(self, array: np.ndarray, as_buffers: bool) -> Any:
+        if as_buffers and array.dtype.kind not in "OV":
+            return self.executor.from_numpy(np.ascontiguousarray(array))
+        return array
+
+    def _collect(self, binding: dict[str, Any], read: Any) -> Any:
         if "tensor" in binding:
-            array = read(binding["tensor"])
-            if as_buffers and array.dtype.kind not in "OV":
-                return self.executor.from_numpy(np.ascontiguousarray(array))
-            return array
+            return read(binding["tensor"])
         if "sequence" in binding:
-            return [self._collect(item, read, as_buffers) for item in binding["sequence"]]
+            return [self._collect(item, read) for item in binding["sequence"]]
         if "optional" in binding:
-            return self._collect(binding["optional"], read, as_buffers)
+            return self._collect(binding["optional"], read)
         return None
 
     # ------------------------------------------------------------ refining
@@ -341,8 +384,9 @@ class Model:
             buffer.copy_from(constant)
 
     # ------------------------------------------------------------ feeds
-    def _validate(self, feeds: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Check the feeds against the inputs; the stored arrays by flat key, and the types."""
+    def _validate(self, feeds: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Check the feeds against the inputs; the stored arrays (Buffers for device feeds)
+        by flat key, and the types."""
         if not isinstance(feeds, dict):
             raise FeedError(
                 f"feeds must be a dict of input name -> array, got {type(feeds).__name__}"
@@ -351,7 +395,7 @@ class Model:
         extra = sorted(set(feeds) - set(names))
         if extra:
             raise FeedError(f"unknown input(s) {extra}; the model's inputs are {names}")
-        flat: dict[str, np.ndarray] = {}
+        flat: dict[str, Any] = {}
         input_types: dict[str, Any] = {}
         symbols: dict[str, tuple[int, str]] = {}
         for info in self._graph_inputs:
@@ -376,35 +420,42 @@ class Model:
                     # The tensors of a sequence may differ in shape: each item binds the
                     # symbolic dimensions of the element type on its own.
                     array = self._check_tensor(f"{info.name}[{k}]", item, item_type, {})
-                    flat[key] = types.to_storage(array, item_type.elem).reshape(-1)
-                    items.append((item_type.elem, array.shape))
+                    flat[key] = self._stored(array, item_type.elem)
+                    items.append((item_type.elem, tuple(array.shape)))
                 input_types[info.name] = ("sequence", item_type.elem, items)
             else:
                 array = self._check_tensor(info.name, value, inner, symbols)
-                flat[info.name] = types.to_storage(array, inner.elem).reshape(-1)
-                input_types[info.name] = (inner.elem, array.shape)
+                flat[info.name] = self._stored(array, inner.elem)
+                input_types[info.name] = (inner.elem, tuple(array.shape))
         return flat, input_types
+
+    def _stored(self, array: np.ndarray | Buffer, elem: int) -> Any:
+        """A checked feed as a run takes it: its stored form, flat."""
+        if isinstance(array, Buffer):
+            plain = not types.is_byte_coded(elem) and array.dtype is types.storage_dtype(elem)
+            return self._stored_buffer(array, None if plain else elem)
+        return types.to_storage(array, elem).reshape(-1)
 
     def _check_tensor(
         self, name: str, value: Any, value_type: Any, symbols: dict[str, tuple[int, str]]
-    ) -> np.ndarray:
-        if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
-            value = value.to_numpy()
-        array = np.asarray(value)
+    ) -> np.ndarray | Buffer:
         elem = value_type.elem
+        array = self._tensor_feed(name, value, types.numpy_dtype(elem) if elem else None)
+        dtype = array.dtype.numpy if isinstance(array, Buffer) else array.dtype
         if elem:
             expected = types.numpy_dtype(elem)
-            if array.dtype != expected:
-                raise FeedError(f"input {name!r} must be {expected}, got {array.dtype}")
+            if dtype != expected:
+                raise FeedError(f"input {name!r} must be {expected}, got {dtype}")
         shape = value_type.shape
+        got_shape = tuple(array.shape)
         if shape is not None:
-            if array.ndim != len(shape):
+            if len(got_shape) != len(shape):
                 raise FeedError(f"input {name!r} must have rank {len(shape)} "
-                                f"({value_type.describe()}), got shape {array.shape}")  # fmt: skip
-            for axis, (want, got) in enumerate(zip(shape, array.shape, strict=True)):
+                                f"({value_type.describe()}), got shape {got_shape}")  # fmt: skip
+            for axis, (want, got) in enumerate(zip(shape, got_shape, strict=True)):
                 if isinstance(want, int) and want != got:
                     raise FeedError(f"input {name!r}: dimension {axis} must be {want}, got "
-                                    f"{got} (shape {array.shape})")  # fmt: skip
+                                    f"{got} (shape {got_shape})")  # fmt: skip
                 if isinstance(want, str):
                     seen = symbols.setdefault(want, (got, name))
                     if seen[0] != got:
@@ -413,6 +464,41 @@ class Model:
                             f"{want!r} is {seen[0]} in input {seen[1]!r}"
                         )
         return array
+
+    def _tensor_feed(self, name: str, value: Any, expected: np.dtype | None) -> np.ndarray | Buffer:
+        """A tensor feed as validation sees it: a Buffer of the model's backend as it is, a
+        device array of another library viewed as such a Buffer, else a NumPy array."""
+        backend = self.executor.backend
+        if isinstance(value, Buffer):
+            if value.backend is not backend:
+                raise FeedError(
+                    f"input {name!r} is a Buffer of backend {value.backend.name!r}, but the "
+                    f"model runs on {backend.name!r}: feed a Buffer of its executor's backend "
+                    "or a NumPy array"
+                )
+            if value.is_freed:
+                raise FeedError(f"input {name!r} is a Buffer that was freed")
+            return value
+        if isinstance(value, np.ndarray):
+            return value
+        if hasattr(value, "__cuda_array_interface__"):
+            borrowed = backend.borrow(value)
+            if borrowed is None:
+                raise FeedError(
+                    f"input {name!r} is in CUDA device memory ({type(value).__name__}), but the "
+                    f"model runs on {backend.name!r}: feed a NumPy array"
+                )
+            handle, shape, dtype = borrowed
+            try:
+                isa_dtype = DType.of(dtype)
+            except HologramError:
+                want = f"must be {expected}" if expected is not None else "has a dtype that"
+                raise FeedError(f"input {name!r} {want}, got {dtype}") from None
+            allocation = Allocation.borrowed(handle, backend.size_of(handle))
+            return Buffer(self.executor, allocation, shape, isa_dtype)
+        if hasattr(value, "to_numpy"):
+            value = value.to_numpy()
+        return np.asarray(value)
 
 
 @dataclass(frozen=True)
@@ -433,15 +519,20 @@ def _address(array: np.ndarray) -> int:
     return array.__array_interface__["data"][0]
 
 
-def _quick_signature(feeds: Any) -> tuple | None:
-    """(name, dtype, shape) of each feed, in order, when every feed is a NumPy array."""
+def _quick_signature(feeds: Any, backend: Any) -> tuple | None:
+    """(name, dtype, shape) of each feed, in order, when every feed is a NumPy array or a
+    live Buffer of `backend` (one signature for both: a run takes either)."""
     if type(feeds) is not dict:
         return None
     signature = []
     for name, value in feeds.items():
-        if type(value) is not np.ndarray:
+        kind = type(value)
+        if kind is np.ndarray:
+            signature.append((name, value.dtype, value.shape))
+        elif kind is Buffer and value.backend is backend and not value.is_freed:
+            signature.append((name, value.dtype.numpy, value.shape))
+        else:
             return None
-        signature.append((name, value.dtype, value.shape))
     return tuple(signature)
 
 

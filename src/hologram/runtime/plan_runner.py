@@ -17,6 +17,11 @@ same launches into a graph; each later run copies the feeds into the input buffe
 the graph and reads the outputs from theirs. Guards read device values on the host between
 steps, which a graph cannot, so guarded plans keep launching step by step; so does every plan
 where the `cuda_graphs` setting is off, and one whose capture fails (logged once).
+
+On device backends a feed may be a Buffer of the executor's backend (device memory the caller
+keeps): a step-by-step run binds it as it is, and a graph run copies it into its input buffer
+on the device, in order with the replay (`Backend.copy_device`). `output_buffer` gives an
+output in device memory without a trip through the host.
 """
 
 from __future__ import annotations
@@ -69,6 +74,9 @@ class PlanRunner:
         self._readers: dict[int, tuple[int, int, int, tuple[int, ...], bool]] = {}
         self.output_buffers: dict[int, Buffer] = {}
         """On device backends, the buffers of the last run's outputs."""
+        self._outputs_fresh = False
+        """Whether `output_buffers` are the last run's own (a step-by-step run allocates
+        them), rather than a graph's fixed buffers that its next replay overwrites."""
         wanted = settings().cuda_graphs if graphs is None else graphs
         self.uses_graph = bool(wanted) and graphs_supported(self.backend, plan)
         """Whether runs replay a captured graph (see the module docstring)."""
@@ -159,9 +167,10 @@ class PlanRunner:
         spec = self.plan.tensors[tensor]
         return spec.source if spec.kind == ALIAS and spec.source is not None else tensor
 
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[int, Any]:
-        """Run every step with `feeds` (name -> stored array); this run's natives (inputs
-        and outputs) by tensor id, for `output_array`."""
+    def run(self, feeds: dict[str, Any]) -> dict[int, Any]:
+        """Run every step with `feeds` (name -> stored 1-D array; on device backends also
+        a Buffer of the executor's backend); this run's natives (inputs and outputs) by
+        tensor id, for `output_array` and `output_buffer`."""
         if self.uses_graph:
             return self._run_graph(feeds)
         natives: dict[int, Any] = {}
@@ -174,9 +183,12 @@ class PlanRunner:
             return natives
         fed: list[Buffer] = []  # kept alive until the launches are done
         for name, tensor in self._inputs:
-            buffer = self.executor.from_numpy(feeds[name])
-            fed.append(buffer)
-            natives[tensor] = buffer.native()
+            value = feeds[name]
+            if isinstance(value, np.ndarray):
+                value = self.executor.from_numpy(value)
+                fed.append(value)
+            natives[tensor] = value.native()  # a caller's Buffer is bound as it is
+        self._outputs_fresh = True
         self.output_buffers = {}
         for tensor, size, dtype in self._output_specs:
             buffer = self.executor.allocate((size,), dtype)
@@ -185,7 +197,7 @@ class PlanRunner:
         self._launch_all(natives)
         return natives
 
-    def run_outputs(self, feeds: dict[str, np.ndarray], tensors: Sequence[int]) -> list[Any]:
+    def run_outputs(self, feeds: dict[str, Any], tensors: Sequence[int]) -> list[Any]:
         """`run(feeds)`, then `output_array` of each of `tensors`. On host backends outputs
         are allocated in the shape users get and returned as they are: a run of a small model
         is mostly such per-run steps."""
@@ -229,7 +241,7 @@ class PlanRunner:
             else:
                 launch(fetch(natives))
 
-    def _run_graph(self, feeds: dict[str, np.ndarray]) -> dict[int, Any]:
+    def _run_graph(self, feeds: dict[str, Any]) -> dict[int, Any]:
         if not self._fixed:
             for _, tensor in self._inputs:
                 spec = self.plan.tensors[tensor]
@@ -240,9 +252,15 @@ class PlanRunner:
                 buffer = self.executor.allocate((size,), dtype)
                 self._fixed_outputs[tensor] = buffer
                 self._fixed[tensor] = buffer.native()
+        copy_in, copy_device = self.backend.copy_in, self.backend.copy_device
         for name, tensor in self._inputs:
-            self.backend.copy_in(self._fixed[tensor], feeds[name])
+            value = feeds[name]
+            if isinstance(value, np.ndarray):
+                copy_in(self._fixed[tensor], value)
+            else:  # a Buffer: on the device, queued ahead of the replay on the same stream
+                copy_device(self._fixed[tensor], value.native(), value.nbytes)
         # The graph writes the same output buffers on every run; readers copy them out.
+        self._outputs_fresh = False
         self.output_buffers = self._fixed_outputs
         if self.graph is not None:
             self.graph.replay()
@@ -269,13 +287,7 @@ class PlanRunner:
     def output_array(self, natives: dict[int, Any], tensor: int) -> np.ndarray:
         """The user-facing array of output `tensor` after `run` (a copy for device memory,
         and for outputs that are inputs or constants, whose memory is not the run's own)."""
-        reader = self._readers.get(tensor)
-        if reader is None:
-            spec = self.plan.tensors[tensor]
-            source = self._source(tensor)
-            owned = self.plan.tensors[source].kind == TEMP
-            reader = self._readers[tensor] = (source, spec.size, spec.elem, spec.shape, owned)
-        source, size, elem, shape, owned = reader
+        source, size, elem, shape, owned = self._reader(tensor)
         native = natives[source] if source in natives else self._natives[source]
         if self.backend.is_host:
             flat = np.asarray(native).reshape(-1)[:size]
@@ -289,6 +301,38 @@ class PlanRunner:
             raw = self.backend.copy_out(native, source_spec.nbytes)
             flat = raw.view(spec.dtype.numpy)[:size]
         return types.from_storage(flat, elem).reshape(shape)
+
+    def output_buffer(self, natives: dict[int, Any], tensor: int) -> Buffer | None:
+        """On device backends, output `tensor` of the last `run` as a Buffer of the executor
+        in the shape users get, without a trip through the host: the run's own output buffer
+        where it has one, else a device copy (of a graph's fixed output, which the next
+        replay overwrites, or of an input or constant). None on host backends and for outputs
+        whose users get another form (empty, byte-coded, without a plain NumPy dtype):
+        `output_array` gives those."""
+        if self.backend.is_host:
+            return None
+        source, size, elem, shape, owned = self._reader(tensor)
+        if size < 1 or types.numpy_dtype(elem).kind in "OV":
+            return None
+        buffer = self.output_buffers.get(source) if owned and self._outputs_fresh else None
+        if buffer is not None:
+            return buffer if buffer.shape == shape else buffer.reshape(shape)
+        native = natives[source] if source in natives else self._natives[source]
+        copy = self.executor.allocate(shape, self.plan.tensors[tensor].dtype)
+        self.backend.copy_device(copy.native(), native, copy.nbytes)
+        return copy
+
+    def _reader(self, tensor: int) -> tuple[int, int, int, tuple[int, ...], bool]:
+        """Output `tensor`'s source tensor, size, element type, shape and whether the run
+        owns the source's memory (a temporary, not an input or constant)."""
+        reader = self._readers.get(tensor)
+        if reader is None:
+            spec = self.plan.tensors[tensor]
+            source = self._source(tensor)
+            owned = self.plan.tensors[source].kind == TEMP
+            reader = self._readers[tensor] = (source, spec.size, spec.elem, tuple(spec.shape),
+                                              owned)  # fmt: skip
+        return reader
 
 
 _Call = tuple[Callable[..., None], Callable[[dict], Any] | None, bool]
