@@ -274,7 +274,8 @@ def _item(item, parts, a, b, c, dims):  # type: ignore[no-untyped-def]
 
 # Two functions, not one compiled twice: Numba's disk cache keys entries by function.
 @numba.njit(cache=True, nogil=True)
-def _serial(a, b, c, dims):  # type: ignore[no-untyped-def]
+def sgemm_serial(a, b, c, dims):  # type: ignore[no-untyped-def]
+    """`sgemm` on one thread as a compiled function: 0 when done, 1 when refused."""
     if dims[1] <= 0 or dims[2] <= 0:
         return 0
     if _refused(a, b, c, dims):
@@ -319,4 +320,4 @@ def sgemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, dims: np.ndarray, threads
     if threads > 1:
         parts = 1 if int(dims[0]) >= threads else threads
         return _parallel(a, b, c, dims, parts) == 0
-    return _serial(a, b, c, dims) == 0
+    return sgemm_serial(a, b, c, dims) == 0

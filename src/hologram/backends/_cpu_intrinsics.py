@@ -4,10 +4,13 @@ Operands are strided views of the launch buffers (no copies for float32 and floa
 float16 and bfloat16 are computed in float32 and rounded once into their type on the store.
 Integer types use NumPy's integer matmul, which wraps like the ISA asks.
 
-float32 products at least a couple of tiles in size run on the packed product of `_cpu_gemm`
-(compiled for the host's widest vectors; NumPy's BLAS may run narrower ones) on one thread:
-on this two-core machine shared with other work its two-thread form, like BLAS on two
-threads, lost to one thread (benchmarks/gemm_cpu.py). Everything else goes through NumPy.
+On hosts with AVX-512, float32 products run on kernels compiled for the host's widest vectors
+(NumPy's BLAS may run narrower ones), on one thread: on this two-core machine shared with
+other work the packed product's two-thread form, like BLAS on two threads, lost to one
+thread (benchmarks/gemm_cpu.py). `_float32_kernel` picks one per product: the direct kernels
+of `_cpu_direct` for row-major B and for thin products with B transposed, the packed product
+of `_cpu_gemm` for tall ones with B transposed, NumPy for what neither wins. Compiled kernels
+raise no floating-point warnings; only NumPy's products run under `np.errstate`.
 
 The BLAS library's own thread pool is sized per product (`blas_threads`): small products run
 on one thread, because waking BLAS worker threads costs more than they save there and their
@@ -124,10 +127,11 @@ def _prepare_matmul(inst: Instruction, sources: list[int], where: str) -> Callab
             matmul(inst, [args[i] for i in sources], where)
 
         return general
-    if inst.dtype is DType.F32 and _packed_product_wins(m, n, k):
-        return _prepare_sgemm(inst, sources, where)
-    ia, ib, ic = sources
     trans_a, trans_b = bool(inst.attr("trans_a")), bool(inst.attr("trans_b"))
+    kernel = _float32_kernel(inst.dtype, m, n, k, trans_a, trans_b)  # type: ignore[arg-type]
+    if kernel is not None:
+        return _prepare_compiled(kernel, inst, sources, where)
+    ia, ib, ic = sources
     shape_a, shape_b = ((k, m) if trans_a else (m, k)), ((n, k) if trans_b else (k, n))
     need_a, need_b, need_c = (
         (batch - 1) * stride + size
@@ -145,33 +149,75 @@ def _prepare_matmul(inst: Instruction, sources: list[int], where: str) -> Callab
             stacked = _batched(buffer, batch, stride, rows, cols)
         return stacked.swapaxes(1, 2) if trans else stacked
 
+    def output(c: np.ndarray) -> np.ndarray:
+        if batch == 1:
+            return c[: m * n].reshape(m, n)
+        if stride_c == m * n:
+            return c[: batch * m * n].reshape(batch, m, n)
+        return _writable(c, batch, stride_c, m, n)
+
+    def left_of(a: np.ndarray) -> Any:
+        return operand(a, stride_a, shape_a, trans_a)
+
+    def right_of(b: np.ndarray) -> Any:
+        return operand(b, stride_b, shape_b, trans_b)
+
     flops = 2 * batch * m * n * k
-    # A plan passes the same arena buffers launch after launch: their views are made once.
-    seen: list[Any] = [(None, None, None, None)]  # one tuple, replaced whole: thread-safe
+    # Each operand's view is kept with the buffer it was made of: a plan passes the same arena
+    # and weight buffers launch after launch, while feeds and outputs are fresh arrays whose
+    # views are made again (a reshape, far cheaper than `as_strided`).
+    seen: list[Any] = [(None, None), (None, None), (None, None)]
+
+    def view(slot: int, buffer: np.ndarray, make: Callable[[np.ndarray], Any]) -> Any:
+        kept = seen[slot]
+        if kept[0] is buffer:
+            return kept[1]
+        made = make(buffer)
+        seen[slot] = (buffer, made)  # one tuple, replaced whole: thread-safe
+        return made
 
     def run(args: list) -> None:
         a, b, c = args[ia], args[ib], args[ic]
+        if a.size < need_a or b.size < need_b or c.size < need_c:
+            matmul(inst, [a, b, c], where)  # raises the out-of-bounds error
+            return
         blas_threads.use(flops)
-        last = seen[0]
-        if a is last[0] and b is last[1] and c is last[2]:
-            left, right, out = last[3]
-        else:
-            if a.size < need_a or b.size < need_b or c.size < need_c:
-                matmul(inst, [a, b, c], where)  # raises the out-of-bounds error
-                return
-            if batch == 1:
-                out = c[: m * n].reshape(m, n)
-            elif stride_c == m * n:
-                out = c[: batch * m * n].reshape(batch, m, n)
-            else:
-                out = _writable(c, batch, stride_c, m, n)
-            left = operand(a, stride_a, shape_a, trans_a)
-            right = operand(b, stride_b, shape_b, trans_b)
-            seen[0] = (a, b, c, (left, right, out))
+        left = view(0, a, left_of)
+        right = view(1, b, right_of)
+        out = view(2, c, output)
         with np.errstate(all="ignore"):
             np.matmul(left, right, out=out)
 
     return run
+
+
+def _float32_kernel(
+    dtype: DType, m: int, n: int, k: int, trans_a: bool, trans_b: bool
+) -> Callable[..., Any] | None:
+    """The compiled function (taking A, B, C and `sgemm_dims`, returning 0 when done) that
+    runs this product best here, or None where NumPy's BLAS does (or it is not float32). The
+    bounds come from benchmarks/gemm_cpu.py on an AVX-512 host."""
+    if dtype is not DType.F32 or not _wide_vectors():
+        return None
+    if not trans_b:
+        # One row of A times a large B, and thin Bs with long rows of A, only stream memory:
+        # there BLAS's matrix-vector kernels keep up and the direct tile's spare lanes cost.
+        if (m == 1 and k * n >= 1 << 18) or (n < 16 and m * k > 1 << 13):
+            return None
+        from hologram.backends._cpu_direct import direct
+
+        return direct
+    # The dot kernel reads A's rows along k; with fewer than 16 steps of k its final sums
+    # across lanes dominate, and past ~100 rows the packed product's one packing of B pays.
+    if (not trans_a or m == 1) and m < 96 and (k >= 16 or m <= 4):
+        from hologram.backends._cpu_direct import direct
+
+        return direct
+    if _packed_product_wins(m, n, k):
+        from hologram.backends._cpu_gemm import sgemm_serial
+
+        return sgemm_serial
+    return None
 
 
 def _packed_product_wins(m: int, n: int, k: int) -> bool:
@@ -203,15 +249,15 @@ def _sgemm_dims(inst: Instruction) -> Any:
     return sgemm_dims(batch, m, n, k, a_at, b_at, (0, stride_c))
 
 
-def _prepare_sgemm(inst: Instruction, sources: list[int], where: str) -> Callable[[list], None]:
-    from hologram.backends._cpu_gemm import sgemm
-
+def _prepare_compiled(
+    kernel: Callable[..., Any], inst: Instruction, sources: list[int], where: str
+) -> Callable[[list], None]:
     ia, ib, ic = sources
     dims = _sgemm_dims(inst)
 
     def run(args: list) -> None:
         a, b, c = args[ia], args[ib], args[ic]
-        if not sgemm(a, b, c, dims):
+        if kernel(a, b, c, dims):
             matmul(inst, [a, b, c], where, packed=False)  # reports, or copies what overlaps
 
     return run
@@ -242,21 +288,21 @@ def _batched(buffer: np.ndarray, batch: int, stride: int, rows: int, cols: int) 
 
 def matmul(inst: Instruction, buffers: list[np.ndarray], where: str, packed: bool = True) -> None:
     """C[i] = op(A[i]) @ op(B[i]) for each batch entry i (see docs/isa.mdx). float32 products
-    large enough run on the packed product of `_cpu_gemm` unless `packed` is False."""
+    run on the compiled kernel `_float32_kernel` picks unless `packed` is False."""
     a, b, c = buffers
     batch, m, n, k, stride_a, stride_b, stride_c = _ints(
         inst, "batch", "m", "n", "k", "stride_a", "stride_b", "stride_c"
     )
+    trans_a, trans_b = bool(inst.attr("trans_a")), bool(inst.attr("trans_b"))
+    dtype: DType = inst.dtype  # type: ignore[assignment]
+    kernel = _float32_kernel(dtype, m, n, k, trans_a, trans_b) if packed else None
+    # A compiled kernel refuses (1) what it cannot run; the checks below then report it.
     if (
-        packed
-        and inst.dtype is DType.F32
+        kernel is not None
         and (batch == 1 or stride_c >= m * n)
-        and _packed_product_wins(m, n, k)
+        and not kernel(a, b, c, _sgemm_dims(inst))
     ):
-        from hologram.backends._cpu_gemm import sgemm
-
-        if sgemm(a, b, c, _sgemm_dims(inst)):
-            return
+        return
     for which, buffer, stride, size in (
         ("A", a, stride_a, m * k),
         ("B", b, stride_b, k * n),
@@ -264,15 +310,14 @@ def matmul(inst: Instruction, buffers: list[np.ndarray], where: str, packed: boo
     ):
         _check_extent(where, which, buffer, (batch - 1) * stride + size)
     blas_threads.use(2 * batch * m * n * k)
-    dtype: DType = inst.dtype  # type: ignore[assignment]
     left = (
         _batched(a, batch, stride_a, k, m).swapaxes(1, 2)
-        if inst.attr("trans_a")
+        if trans_a
         else (_batched(a, batch, stride_a, m, k))
     )
     right = (
         _batched(b, batch, stride_b, n, k).swapaxes(1, 2)
-        if inst.attr("trans_b")
+        if trans_b
         else (_batched(b, batch, stride_b, k, n))
     )
     if batch == 1:
@@ -329,11 +374,12 @@ def conv2d(inst: Instruction, buffers: list[np.ndarray], where: str) -> None:
 
 
 def _grouped_product(dtype: DType, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """columns[g] @ weights[g].T for each group g: the packed product for float32."""
+    """columns[g] @ weights[g].T for each group g: a compiled kernel for float32."""
     groups, rows, depth = columns.shape
     kg = weights.shape[1]
-    if dtype is DType.F32 and _packed_product_wins(rows, kg, depth):
-        from hologram.backends._cpu_gemm import sgemm, sgemm_dims
+    kernel = _float32_kernel(dtype, rows, kg, depth, False, True)
+    if kernel is not None:
+        from hologram.backends._cpu_gemm import sgemm_dims
 
         out = np.empty(groups * rows * kg, np.float32)
         a = np.ascontiguousarray(columns).reshape(-1)
@@ -347,7 +393,7 @@ def _grouped_product(dtype: DType, columns: np.ndarray, weights: np.ndarray) -> 
             (0, kg * depth, 1, depth),
             (0, rows * kg),
         )
-        if sgemm(a, b, out, dims):
+        if kernel(a, b, out, dims) == 0:
             return out.reshape(groups, rows, kg)
     with np.errstate(all="ignore"):
         return np.matmul(columns, weights.transpose(0, 2, 1))
