@@ -43,3 +43,26 @@ def test_two_d_launches_match_numpy(shape_a, shape_b, rng: np.random.Generator):
     np.testing.assert_array_equal(got, (a.astype(np.float64) - b).astype(np.float32))
     got = np.asarray(hops.mul(b, np.float32(2.5) * a))
     np.testing.assert_array_equal(got, b * (np.float32(2.5) * a))
+
+
+def test_plane_values_are_hoisted_once_per_plane_and_row_values_once_per_row():
+    """A value of the lane's z alone is computed inside the loop over z, ahead of the loop
+    over y; one that also needs y inside that loop, ahead of the loop over x."""
+    from hologram.isa import Builder
+
+    b = Builder("planes")
+    x, y = b.buffer("x", "f32"), b.buffer("y", "f32", access="write")
+    n = b.scalar("n", "u32")
+    gx, gy, gz = b.sreg("global_id", 0), b.sreg("global_id", 1), b.sreg("global_id", 2)
+    plane = b.mul(gz, b.imm(1000, "u32"))
+    row = b.add(plane, b.mul(gy, n))
+    with b.if_(b.setp("lt", gx, n)):
+        i = b.add(row, gx)
+        b.stg(y, i, b.ldg(x, i))
+    text = render_numba(b.build()).text
+    kernel = text[text.index("for blk in range(") :]
+    z_loop, y_loop = kernel.index("for lz in range(bdz):"), kernel.index("for ly in range(bdy):")
+    x_loop = kernel.index("for lx in range(bdx):")
+    plane_line = kernel.index("(bz * bdz + lz)")
+    row_line = kernel.index("(by * bdy + ly)")
+    assert z_loop < plane_line < y_loop < row_line < x_loop

@@ -7,7 +7,9 @@ same for every lane of the loop they would leave:
 
 - level 0, once per block: values of immediates, scalar arguments, block ids and sizes, and
   loads of such indices from buffers the program never writes (the layout table, `b[0]`);
-- level 1, once per row (inside `for ly`): values that also depend on the lane's y or z
+- level 1, once per plane (inside `for lz`): values that also depend on the lane's z
+  coordinate, such as where a block of several small planes finds each plane's data;
+- level 2, once per row (inside `for ly`): values that also depend on the lane's y
   coordinate, such as a 2-D launch's row and the row's offset into a broadcast input.
 
 An instruction qualifies when it is pure (no division, which could trap on lanes that would
@@ -43,14 +45,17 @@ _PURE = frozenset(
 )  # fmt: skip
 _WRITES_MEMORY = frozenset({Op.STG, Op.ATOM, Op.POOL_ST})
 _BLOCK_WIDE = frozenset({"block_id", "block_dim", "grid_dim"})
+BLOCK, PLANE, ROW = 0, 1, 2
+"""The hoisting levels: once per block, per value of the lane's z, per value of its y."""
+LEVELS = (BLOCK, PLANE, ROW)
 
 
 @dataclass
 class Hoisting:
-    """Which instructions run before the lane loops, and at which level (0 or 1)."""
+    """Which instructions run before the lane loops, and at which level (`LEVELS`)."""
 
     levels: dict[int, int] = field(default_factory=dict)
-    """instruction index -> 0 (once per block) or 1 (once per row)."""
+    """instruction index -> 0 (once per block), 1 (once per plane) or 2 (once per row)."""
 
     def registers(self, program: Program) -> set[object]:
         """The registers and predicates the hoisted instructions write."""
@@ -104,7 +109,7 @@ def _level(
         name, axis = str(inst.attr("sreg")), int(inst.attr("axis"))  # type: ignore[arg-type]
         if name in _BLOCK_WIDE:
             return 0
-        return None if axis == 0 else 1
+        return {0: None, 1: ROW, 2: PLANE}[axis]
     srcs = list(inst.srcs)
     if inst.op is Op.LDG:
         if not isinstance(srcs[0], Arg) or srcs[0].index in written_buffers:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hologram.codegen.numba_exprs import Lines, Operands, literal, memory_lines, value_expr
-from hologram.codegen.numba_hoist import plan_hoisting, render_hoisted
+from hologram.codegen.numba_hoist import BLOCK, LEVELS, PLANE, ROW, plan_hoisting, render_hoisted
 from hologram.isa.dtypes import DType
 from hologram.isa.opcodes import Op
 from hologram.isa.program import Arg, Imm, Instruction, Pred, Program, Reg
@@ -166,10 +166,13 @@ def render_lane_loops(
     """The lane loops of one block (z, y, x) at `out.indent`, with lane-invariant code hoisted
     out of them (`numba_hoist`); arguments as for `render_lane_body`."""
     hoisting = plan_hoisting(program)
-    render_hoisted(program, hoisting, 0, out)
-    out.add("for lz in range(bdz):", "    for ly in range(bdy):")
-    out.indent += 2
-    render_hoisted(program, hoisting, 1, out)
+    render_hoisted(program, hoisting, BLOCK, out)
+    out.add("for lz in range(bdz):")
+    out.indent += 1
+    render_hoisted(program, hoisting, PLANE, out)
+    out.add("for ly in range(bdy):")
+    out.indent += 1
+    render_hoisted(program, hoisting, ROW, out)
     out.add("for lx in range(bdx):")
     out.indent += 1
     render_lane_body(program, out, taken_if, atomic, set(hoisting.levels))
@@ -207,8 +210,8 @@ def render_flat_lanes(
     out.add("if fast > first_block:")
     out.indent += 1
     out.add("by = 0", "bz = 0", "ly = 0", "lz = 0")
-    render_hoisted(program, hoisting, 0, out)
-    render_hoisted(program, hoisting, 1, out)
+    for level in LEVELS:
+        render_hoisted(program, hoisting, level, out)
     out.add("for gx in range(first_block * bdx, fast * bdx):")
     out.indent += 1
     taken = guard.if_index if guard is not None else None

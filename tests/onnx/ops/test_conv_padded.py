@@ -15,7 +15,7 @@ from onnx.reference import ReferenceEvaluator
 import hologram
 import onnx
 from hologram.compiler.compile import compile_model
-from hologram.onnx.ops import _convolve
+from hologram.onnx.ops import _conv_padded, _convolve
 from onnx import TensorProto, helper, numpy_helper
 
 BACKENDS = ("cpu", "reference")
@@ -188,3 +188,43 @@ def test_float64_depthwise_and_patches(rng):
         model = onnx.shape_inference.infer_shapes(model)
         kernels = _check(model, {"x": x}, atol=1e-10)
         assert {"onnx_conv_depthwise3", "onnx_im2col_padded"} & set(kernels)
+
+
+def test_small_planes_share_blocks_over_several_launches(rng, monkeypatch):
+    """4x4 output planes, several to a block, the last block of each launch part full: every
+    padded kernel (pad in phases, im2col, depthwise, pool) and the epilogue's shared blocks
+    of short rows, with few blocks a launch so that the planes take several launches."""
+    monkeypatch.setattr(_conv_padded, "MAX_PLANES", 3)
+    x_shape = (2, 7, 8, 8)
+    w = rng.standard_normal((9, 7, 3, 3)).astype(np.float32)
+    bias = rng.standard_normal(9).astype(np.float32)
+    attrs = dict(pads=[1, 1, 1, 1], strides=[2, 2])
+    tail = [lambda a, b: helper.make_node("MaxPool", [a], [b], kernel_shape=[2, 2], pads=[1] * 4)]
+    model = _conv_model(x_shape, w, bias, attrs, tail)
+    kernels = _check(model, {"x": rng.standard_normal(x_shape).astype(np.float32)})
+    assert {"onnx_conv_pad", "onnx_im2col_padded", "onnx_pool_padded"} <= set(kernels)
+    dw = rng.standard_normal((7, 1, 3, 3)).astype(np.float32)
+    model = _conv_model(x_shape, dw, bias[:7], dict(group=7, **attrs))
+    kernels = _check(model, {"x": rng.standard_normal(x_shape).astype(np.float32)})
+    assert "onnx_conv_depthwise3" in kernels
+
+
+def test_launch_rows_fills_blocks_with_small_planes():
+    """Blocks of small planes hold several of them: as many blocks as BLOCK_LANES lanes each
+    would need, the planes split evenly over them; planes larger than a block keep one plane
+    a block."""
+    launches = []
+
+    class Recorder:
+        def launch(self, kernel, grid, block, args):
+            launches.append((grid, block, args[-2:]))
+
+    _conv_padded.launch_rows(Recorder(), None, (100, 4, 4), [])
+    ((grid, block, (count, first)),) = launches
+    assert block[:2] == (4, 4) and grid[:2] == (1, 1)
+    assert grid[2] == -(-100 * 16 // _conv_padded.BLOCK_LANES)
+    assert grid[2] * block[2] >= 100 > (grid[2] - 1) * block[2] and (count, first) == (100, 0)
+    launches.clear()
+    _conv_padded.launch_rows(Recorder(), None, (5, 40, 33), [])
+    ((grid, block, _),) = launches
+    assert block[2] == 1 and grid[2] == 5

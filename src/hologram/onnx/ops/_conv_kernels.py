@@ -285,34 +285,36 @@ def onnx_conv_epilogue(
     has_residual: hg.Const[bool],
     in_place: hg.Const[bool],
 ):
-    """Lane p < size of block (_, k, n) of a (chunks, channels, N) grid writes element p of
-    row (first + n, k) of `out`, of `size` elements, from `acc` at
+    """Lane (p, k) < (size, channels) of block (_, _, n) writes element p of row
+    (first + n, k) of `out`, of `size` elements, from `acc` at
     `n * image_stride + k * row_stride + p`:
     `act(acc + bias[k] + residual)` (the residual, with `has_residual`, at the same place as
     the output; `act` with bounds `lower` and `upper` as in `onnx_conv_activation`), or with
     QUANTIZE `round((acc + bias[k]) * scale[k]) + zero[0]` (the store saturates). With
     `in_place`, `acc` is `out` itself at the same places and the kernel reads `out`."""
-    # One lane per element, the row from the block's grid coordinates: no per-lane division,
-    # and the bounds check on the lane's x lets whole blocks run vectorised. The geometry
-    # comes in scalars: addresses computed from loaded values defeat the vectoriser.
+    # One lane per element, the row from the lane's y (a block holds several short rows): no
+    # per-lane division, and the bounds check on the lane's x lets whole blocks run
+    # vectorised. The geometry comes in scalars: addresses computed from loaded values
+    # defeat the vectoriser.
     p = hg.int64(hg.global_id(0))
-    if p < size:
-        k = hg.int64(hg.block_id(1))
-        n = hg.int64(hg.block_id(2))
-        src = n * image_stride + k * row_stride + p
-        dst = ((n + first) * channels + k) * size + p
-        v = acc[src]
-        if in_place:
-            # The same array and index for the load and the store: two array arguments
-            # over one buffer would fail the vectoriser's overlap check at run time.
-            v = out[dst]
-        v += acc.dtype(bias[k])
-        if mode == 1:
-            out[dst] = hg.round(v * acc.dtype(scale[k])) + acc.dtype(zero[0])
-        else:
-            if has_residual:
-                v += acc.dtype(residual[dst])
-            out[dst] = onnx_conv_activation(v, act, acc.dtype(lower), acc.dtype(upper))
+    k = hg.int64(hg.global_id(1))
+    if p < size:  # noqa: SIM102
+        if k < channels:
+            n = hg.int64(hg.block_id(2))
+            src = n * image_stride + k * row_stride + p
+            dst = ((n + first) * channels + k) * size + p
+            v = acc[src]
+            if in_place:
+                # The same array and index for the load and the store: two array arguments
+                # over one buffer would fail the vectoriser's overlap check at run time.
+                v = out[dst]
+            v += acc.dtype(bias[k])
+            if mode == 1:
+                out[dst] = hg.round(v * acc.dtype(scale[k])) + acc.dtype(zero[0])
+            else:
+                if has_residual:
+                    v += acc.dtype(residual[dst])
+                out[dst] = onnx_conv_activation(v, act, acc.dtype(lower), acc.dtype(upper))
 
 
 @hg.kernel

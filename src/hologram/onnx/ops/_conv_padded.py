@@ -13,13 +13,16 @@ elements of one phase, so strided convolutions load contiguous memory too.
   expression of nine loads, and the epilogue (bias, residual, activation) is applied before
   the single store.
 
-Every kernel here has one lane per output element in a 2-D block: x along an output row
+Every kernel here has one lane per output element in a 3-D block: x along an output row
 (consecutive lanes, consecutive addresses: one vectorised loop on the cpu, coalesced loads
-on a GPU), y over rows, and the grid's z over planes. Whatever depends on the row or the
-plane alone is decoded from the block and the y coordinate with multiplications by magic
-numbers (`pitch_magic`, in a small constant table) rather than divisions, so that the cpu
-renderer computes it once per row, ahead of the lanes. A grid's z is at most `MAX_PLANES`:
-more planes take several launches, each told its first plane.
+on a GPU), y over rows and z over planes. A block holds whole planes, several of them when
+they are small (`launch_rows`: at least `BLOCK_LANES` lanes), so that a GPU block is not
+mostly idle and the cpu pays its per-block work once for many small planes. Whatever
+depends on the row or the plane alone is decoded from the y and z coordinates (with
+multiplications by magic numbers, `pitch_magic`, in a small constant table, rather than
+divisions; the patch matrix's rows from a table of offsets), so that the cpu renderer
+computes it once per row or plane, ahead of the lanes. A grid's z is at most `MAX_PLANES`:
+more take several launches, each told its first plane and its count.
 
 `convolve` (`_convolve.py`) picks them for float32 and float64 convolutions whose input is
 already in the compute type; the general kernels in `_conv_kernels.py` serve the rest (3-D
@@ -45,6 +48,12 @@ MAX_PLANES = 65535
 
 ROW_LANES = 1024
 """The most lanes of a block: x as wide as evenly splits a row, y filled with rows."""
+
+BLOCK_LANES = 256
+"""The fewest lanes a block of small planes has: z filled with planes up to this."""
+
+MAX_DEPTH = 64
+"""The most planes of a block (the CUDA limit on a block's z)."""
 
 
 @dataclass(frozen=True)
@@ -123,18 +132,19 @@ def onnx_conv_pad_copy(
     pad_h: hg.int64,
     pad_w: hg.int64,
     columns: hg.int64,
+    planes: hg.int64,
     first: hg.int64,
 ):
-    """Lane (iw, ih) of plane j (from `first` on) copies element (ih, iw) of plane j of `x`
-    (in_h x in_w) to (ih + pad_h, iw + pad_w) of plane j of `out` (height x width), for the
+    """Lane (iw, ih, j) copies element (ih, iw) of plane first + j (j < planes) of `x` (in_h x
+    in_w) to (ih + pad_h, iw + pad_w) of the same plane of `out` (height x width), for the
     first `columns` columns (the grid's rows are the ones that fit)."""
     iw = hg.int64(hg.global_id(0))
     ih = hg.int64(hg.global_id(1))
+    j = hg.int64(hg.global_id(2))
     if iw < columns:  # noqa: SIM102
-        if ih < in_h and ih + pad_h < height:
-            j = hg.int64(hg.block_id(2)) + first
-            at = (j * height + ih + pad_h) * width + pad_w
-            out[at + iw] = x[(j * in_h + ih) * in_w + iw]
+        if ih < in_h and ih + pad_h < height and j < planes:
+            at = ((j + first) * height + ih + pad_h) * width + pad_w
+            out[at + iw] = x[((j + first) * in_h + ih) * in_w + iw]
 
 
 def magic_table(ctx: OpContext, pitches: list[int], extra: list[int]) -> TensorRef:
@@ -147,13 +157,19 @@ def launch_rows(
     ctx: OpContext, kernel: object, shape: tuple[int, int, int], args: list[object]
 ) -> None:
     """Launch `kernel` over (planes, rows, row length) `shape`: x along a row, y over the
-    rows, z over the planes (at most `MAX_PLANES` a launch); `args` then the first plane."""
+    rows, z over the planes (several a block when whole planes fit, at most `MAX_PLANES`
+    blocks a launch); `args` then the launch's count of planes and its first plane."""
     planes, rows, length = shape
     width = -(-length // -(-length // ROW_LANES))
     height = max(1, min(rows, ROW_LANES // width))
-    for first in range(0, planes, MAX_PLANES):
-        grid = (-(-length // width), -(-rows // height), min(MAX_PLANES, planes - first))
-        ctx.launch(kernel, grid, (width, height, 1), [*args, first])
+    depth = 1
+    if height == rows:
+        depth = max(1, min(planes, MAX_DEPTH, BLOCK_LANES // (width * height)))
+        depth = -(-planes // -(-planes // depth))  # the planes split evenly over the blocks
+    for first in range(0, planes, MAX_PLANES * depth):
+        count = min(MAX_PLANES * depth, planes - first)
+        grid = (-(-length // width), -(-rows // height), -(-count // depth))
+        ctx.launch(kernel, grid, (width, height, depth), [*args, count, first])
 
 
 @hg.kernel
@@ -170,20 +186,22 @@ def onnx_conv_pad(
     phases: hg.Const[int],
     phase_width: hg.int64,
     fill: hg.float64,
+    planes: hg.int64,
     first: hg.int64,
 ):
-    """Lane (m, h) of plane z = j * phases + f (z from `first` on) writes element m of phase
-    f of row h < height of plane j of `out` (rows of `phases` x `phase_width`): padded column
-    i = m * phases + f of plane j of `x` (in_h x in_w) moved down by pad_h rows and right by
-    pad_w columns, `fill` around it (what does not fit is left out). `table` holds
+    """Lane (m, h, z') of plane z = j * phases + f = first + z' (z' < planes) writes element
+    m of phase f of row h < height of plane j of `out` (rows of `phases` x `phase_width`):
+    padded column i = m * phases + f of plane j of `x` (in_h x in_w) moved down by pad_h rows
+    and right by pad_w columns, `fill` around it (what does not fit is left out). `table` holds
     `pitch_magic(phases)`; `phases` is a constant so that a lane's load has a known stride
     (a runtime one makes the cpu gather)."""
     m = hg.int64(hg.global_id(0))
     h = hg.int64(hg.global_id(1))
+    zl = hg.int64(hg.global_id(2))
     # The lane's x alone first: a block whose lanes all pass it runs unmasked.
     if m < phase_width:  # noqa: SIM102
-        if h < height:
-            z = hg.uint32(hg.block_id(2)) + hg.uint32(first)
+        if h < height and zl < planes:
+            z = hg.uint32(zl) + hg.uint32(first)
             j = hg.int64(magic_quotient(z, table, 0))
             f = hg.int64(z) - j * phases
             ih = h - pad_h
@@ -202,48 +220,55 @@ def onnx_im2col_padded(
     x: hg.Array,
     cols: hg.Array,
     table: hg.Array,
+    offsets: hg.Array[hg.int64],
     images: hg.int64,
-    first: hg.int64,
-    channels: hg.int64,
-    cg: hg.int64,
-    k_w: hg.int64,
-    taps: hg.int64,
-    height: hg.int64,
+    first_image: hg.int64,
+    image_size: hg.int64,
     width: hg.int64,
     out_h: hg.int64,
     out_w: hg.int64,
     stride_h: hg.int64,
-    dilation_h: hg.int64,
-    group_stride: hg.int64,
-    row_stride: hg.int64,
     image_stride: hg.int64,
-    first_plane: hg.int64,
+    planes: hg.int64,
+    first: hg.int64,
 ):
-    """Lane (ow, oh) of plane z = (gc * taps + kh * k_w + kw) * images + n (z from
-    `first_plane` on) writes element ow of output row oh of image n in patch row
-    r = (c, kh, kw) of group g (gc = g * cg + c), at `g * group_stride + r * row_stride +
-    n * image_stride + oh * out_w + ow` of `cols`, from image `first + n` of the padded input
-    `x` (height x width planes, see `Padded`). `table`: `pitch_magic` of images, taps, k_w
-    and cg, then the padded column of each kw (`Padded.column`)."""
+    """Lane (ow, oh, z') of plane z = row * images + n = first + z' (z' < planes) writes
+    element ow of output row oh of image n in patch row `row`, at `offsets[2 * row + 1] +
+    n * image_stride + oh * out_w + ow` of `cols`, from image `first_image + n` of the padded
+    input `x` (`image_size` elements of rows of `width`, see `Padded`) at
+    `offsets[2 * row] + oh * stride_h * width + ow`. `table` holds `pitch_magic(images)`."""
     ow = hg.int64(hg.global_id(0))
     oh = hg.int64(hg.global_id(1))
+    zl = hg.int64(hg.global_id(2))
     # The lane's x alone first: a block whose lanes all pass it runs unmasked.
     if ow < out_w:  # noqa: SIM102
-        if oh < out_h:
-            # Everything but the row comes from z: a row adds two products, nothing more.
-            z = hg.uint32(hg.block_id(2)) + hg.uint32(first_plane)
-            row = magic_quotient(z, table, 0)
-            n = hg.int64(z) - hg.int64(row) * images
-            gc = magic_quotient(row, table, 3)
-            tap = hg.int64(row) - hg.int64(gc) * taps
-            kh = hg.int64(magic_quotient(hg.uint32(tap), table, 6))
-            kw = tap - kh * k_w
-            g = hg.int64(magic_quotient(gc, table, 9))
-            c = hg.int64(gc) - g * cg
-            plane = ((first + n) * channels + hg.int64(gc)) * height * width
-            src = plane + kh * dilation_h * width + hg.int64(table[12 + kw])
-            dst = g * group_stride + (c * taps + tap) * row_stride + n * image_stride
+        if oh < out_h and zl < planes:
+            # The plane gives a row of the offset table and an image: one magic division.
+            z = hg.uint32(zl) + hg.uint32(first)
+            row = hg.int64(magic_quotient(z, table, 0))
+            n = hg.int64(z) - row * images
+            src = offsets[2 * row] + (first_image + n) * image_size
+            dst = offsets[2 * row + 1] + n * image_stride
             cols[dst + oh * out_w + ow] = x[src + oh * stride_h * width + ow]
+
+
+def patch_offsets(
+    padded: Padded, win: Window, counts: tuple[int, int], strides: tuple[int, int]
+) -> np.ndarray:
+    """Per patch row (g, c, kh, kw) of `counts` = (groups, cg): where its first element lies
+    in an image of `padded` and in the patch matrix, whose group and row strides are
+    `strides` (int64 pairs)."""
+    groups, cg = counts
+    (_, k_h, _, d_h, _, _), (_, k_w, _, d_w, _, _) = window_axes(win)
+    columns = np.array([padded.column(kw * d_w) for kw in range(k_w)], np.int64)
+    rows = np.arange(k_h, dtype=np.int64)[:, None] * d_h * padded.width + columns
+    plane = padded.height * padded.width
+    gc = np.arange(groups * cg, dtype=np.int64)
+    src = gc[:, None] * plane + rows.reshape(1, -1)
+    g, c = np.divmod(gc, cg)
+    taps = np.arange(k_h * k_w, dtype=np.int64)
+    dst = g[:, None] * strides[0] + (c[:, None] * k_h * k_w + taps) * strides[1]
+    return np.stack([src.reshape(-1), dst.reshape(-1)], axis=1).reshape(-1)
 
 
 def padded_patch_matrix(
@@ -258,13 +283,12 @@ def padded_patch_matrix(
     """Write the patch matrix of `counts` = (groups, cg, images, channels) from image `first`
     of `padded` into `cols`, whose group, row and image strides are `strides`."""
     groups, cg, images, channels = counts
-    (_, k_h, s_h, d_h, _, o_h), (_, k_w, _, d_w, _, o_w) = window_axes(win)
-    taps = k_h * k_w
-    columns = [padded.column(kw * d_w) for kw in range(k_w)]
-    table = magic_table(ctx, [images, taps, k_w, cg], columns)
-    args = [padded.x, cols, table, images, first, channels, cg, k_w, taps]
-    args += [padded.height, padded.width, o_h, o_w, s_h, d_h, *strides]
-    launch_rows(ctx, onnx_im2col_padded, (groups * cg * taps * images, o_h, o_w), args)
+    (_, k_h, s_h, _, _, o_h), (_, k_w, _, _, _, o_w) = window_axes(win)
+    offsets = patch_offsets(padded, win, (groups, cg), (strides[0], strides[1]))
+    table = magic_table(ctx, [images], [])
+    args = [padded.x, cols, table, ctx.constant(offsets, types.INT64), images, first]
+    args += [channels * padded.height * padded.width, padded.width, o_h, o_w, s_h, strides[2]]
+    launch_rows(ctx, onnx_im2col_padded, (groups * cg * k_h * k_w * images, o_h, o_w), args)
 
 
 def depthwise3_applies(win: Window, cg: int) -> bool:
@@ -296,21 +320,23 @@ def onnx_conv_depthwise3(
     upper: hg.float64,
     act: hg.Const[int],
     has_residual: hg.Const[bool],
+    planes: hg.int64,
     first: hg.int64,
 ):
-    """Lane (ow, oh) of plane z = n * K + k (z from `first` on) writes element (oh, ow) of
-    plane (n, k) of `out`: the 3x3 window of channel k // kg of the padded input `x` by the
-    weights of filter k, plus bias[k], then (with `has_residual`) the same element of
-    `residual`, then activation `act` with bounds `lower` and `upper`
+    """Lane (ow, oh, z') of plane z = n * K + k = first + z' (z' < planes) writes element
+    (oh, ow) of plane (n, k) of `out`: the 3x3 window of channel k // kg of the padded input
+    `x` by the weights of filter k, plus bias[k], then (with `has_residual`) the same element
+    of `residual`, then activation `act` with bounds `lower` and `upper`
     (`onnx_conv_activation`). `x` has height x width planes; a window's second and third
     columns lie `column1` and `column2` after its first (see `Padded`). `table` holds
     `pitch_magic` of K and kg."""
     ow = hg.int64(hg.global_id(0))
     oh = hg.int64(hg.global_id(1))
+    zl = hg.int64(hg.global_id(2))
     # The lane's x alone first: a block whose lanes all pass it runs unmasked.
     if ow < out_w:  # noqa: SIM102
-        if oh < out_h:
-            z = hg.uint32(hg.block_id(2)) + hg.uint32(first)
+        if oh < out_h and zl < planes:
+            z = hg.uint32(zl) + hg.uint32(first)
             n = hg.int64(magic_quotient(z, table, 0))
             k = hg.int64(z) - n * filters
             plane = (n * channels + hg.int64(magic_quotient(hg.uint32(k), table, 3))) * height

@@ -359,7 +359,10 @@ def _epilogue(
     """Launch `onnx_conv_epilogue`: the `shape.images` images of `out` from image `first`
     on, from `acc`, whose row (n, k) starts at `n * acc_strides[0] + k * acc_strides[1]`."""
     p = shape.window.out_size
-    grid = (hg.blocks(p, BLOCK), shape.filters, shape.images)
+    # Short rows share a block (several filters' rows), so that its lanes are not mostly idle.
+    width = -(-p // hg.blocks(p, BLOCK))
+    height = max(1, min(shape.filters, BLOCK // width))
+    grid = (hg.blocks(p, width), hg.blocks(shape.filters, height), shape.images)
     if requantize is None:
         scale = zero = bias
         mode = PLAIN
@@ -370,4 +373,4 @@ def _epilogue(
     args += [post.low, post.high, mode]
     in_place = acc is out and acc_strides == (shape.filters * p, p) and first == 0
     flags = [post.act, post.residual is not None, in_place]
-    ctx.launch(onnx_conv_epilogue, grid, BLOCK, [*args, *flags])
+    ctx.launch(onnx_conv_epilogue, grid, (width, height, 1), [*args, *flags])

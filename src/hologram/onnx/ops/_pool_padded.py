@@ -3,7 +3,7 @@
 The padding that the windows read is made real once (`pad_input`, with -inf for the max and
 0 for the sum; skipped where no window leaves the input), so every tap of every window is
 inside the array and the kernel needs no bounds tests. Lanes lie along output rows, y over a
-plane's rows and the grid's z over planes (`launch_rows`); each lane takes its window's taps
+plane's rows and z over planes (`launch_rows`); each lane takes its window's taps
 in order, so the result is the one `onnx_pool_rows` gives. At stride 1 a window width up to
 `WIDE` is a compile-time constant (one kernel each), so a window row's taps unroll.
 AveragePool divides by the same counts as `onnx_pool_rows` (`window_counts`), so padding
@@ -52,19 +52,21 @@ def onnx_pool_padded(
     mode: hg.Const[int],
     k_w: hg.Const[int],
     s_w: hg.Const[int],
+    planes: hg.int64,
     first: hg.int64,
 ):
-    """Lane (ow, oh) of plane nc (from `first` on) writes element (oh, ow) of plane nc: the
+    """Lane (ow, oh, j) of plane nc = first + j (j < planes) writes element (oh, ow) of it: the
     max (`mode` 0) or the average (1, the sum over `counts[oh * out_w + ow]`) of its window in
     the padded input `x` (height x width planes, every window inside). The window is k_h x
     k_w taps at horizontal stride `s_w`, or when `k_w` is 0, k_h x `taps_w` taps at stride
     `step_w`."""
     ow = hg.int64(hg.global_id(0))
     oh = hg.int64(hg.global_id(1))
+    j = hg.int64(hg.global_id(2))
     # The lane's x alone first: a block whose lanes all pass it runs unmasked.
     if ow < out_w:  # noqa: SIM102
-        if oh < out_h:
-            nc = hg.int64(hg.block_id(2)) + first
+        if oh < out_h and j < planes:
+            nc = j + first
             top = (nc * height + oh * stride_h) * width
             v = out.dtype(-math.inf if mode == 0 else 0)
             for kh in range(k_h):
