@@ -5,16 +5,19 @@ from __future__ import annotations
 from hologram.codegen import render_numba
 from hologram.codegen.numba_lane import flat_launch_applies
 from hologram.isa import Builder
+from hologram.isa.opcodes import Op
 
 
-def bounded_copy(sreg: str = "global_id") -> Builder:
-    """y[i] = x[i] for i < n, i read as the special register `sreg` along x."""
-    b = Builder(f"copy_{sreg}")
+def bounded_copy(sreg: str = "global_id", math: bool = True) -> Builder:
+    """y[i] = exp(x[i]) (x[i] without `math`) for i < n, i read as the special register `sreg`
+    along x."""
+    b = Builder(f"copy_{sreg}_{math}")
     x, y = b.buffer("x", "f32"), b.buffer("y", "f32", access="write")
     n = b.scalar("n", "u32")
     i = b.sreg(sreg, 0)
     with b.if_(b.setp("lt", i, n)):
-        b.stg(y, i, b.ldg(x, i))
+        value = b.ldg(x, i)
+        b.stg(y, i, b.unary(Op.EXP, value) if math else value)
     return b
 
 
@@ -45,3 +48,12 @@ def test_lanes_that_read_their_block_or_lane_x_keep_the_block_loop_only():
         text = render_numba(program).text
         assert "for gx in range(" not in text
         assert "for lx in range(bdx):" in text
+
+
+def test_bodies_without_math_functions_keep_the_block_loop_only():
+    # The flat loop renders the body twice (compile time); plain arithmetic gains nothing.
+    program = bounded_copy(math=False).build()
+    assert not flat_launch_applies(program)
+    text = render_numba(program).text
+    assert "for gx in range(" not in text
+    assert "for blk in range(first_block, last_block):" in text

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from hologram.codegen.numba_exprs import Lines, Operands, literal, memory_lines, value_expr
 from hologram.codegen.numba_hoist import BLOCK, LEVELS, PLANE, ROW, plan_hoisting, render_hoisted
 from hologram.isa.dtypes import DType
-from hologram.isa.opcodes import Op
+from hologram.isa.opcodes import SPECS, Group, Op
 from hologram.isa.program import Arg, Imm, Instruction, Pred, Program, Reg
 
 U32_MAX = 2**32 - 1
@@ -180,8 +180,17 @@ def render_lane_loops(
 
 
 def flat_launch_applies(program: Program) -> bool:
-    """Whether a lane sees its block's and its own x coordinate only through global_id.x, so
-    that a 1-D launch can run the lanes of many blocks as one loop (`render_flat_lanes`)."""
+    """Whether a 1-D launch runs the lanes of many blocks as one loop (`render_flat_lanes`):
+    a lane sees its block's and its own x coordinate only through global_id.x, and the lane
+    body computes a transcendental function other than sqrt. The flat loop renders the body
+    a second time, which costs compile time; it pays only where the body has a math
+    function's coefficients to keep in registers (plain arithmetic runs as fast in the block
+    loop)."""
+    if not any(
+        SPECS[inst.op].group is Group.TRANSCENDENTAL and inst.op is not Op.SQRT
+        for inst in program.instructions
+    ):
+        return False
     return not any(
         inst.op is Op.SREG and inst.attr("axis") == 0 and inst.attr("sreg") in _X_PARTS
         for inst in program.instructions
