@@ -182,13 +182,16 @@ def render_lane_loops(
 def flat_launch_applies(program: Program) -> bool:
     """Whether a 1-D launch runs the lanes of many blocks as one loop (`render_flat_lanes`):
     a lane sees its block's and its own x coordinate only through global_id.x, and the lane
-    body computes a transcendental function other than sqrt. The flat loop renders the body
-    a second time, which costs compile time; it pays only where the body has a math
-    function's coefficients to keep in registers (plain arithmetic runs as fast in the block
-    loop)."""
+    body, free of loops, computes a transcendental function other than sqrt. The flat loop
+    renders the body a second time, which costs compile time; it pays only where a short body
+    has a math function's coefficients to keep in registers (plain arithmetic runs as fast in
+    the block loop)."""
+    instructions = program.instructions
+    if any(inst.op is Op.LOOP for inst in instructions):
+        return False  # a lane's loop dominates its time, and doubles the compile's
     if not any(
         SPECS[inst.op].group is Group.TRANSCENDENTAL and inst.op is not Op.SQRT
-        for inst in program.instructions
+        for inst in instructions
     ):
         return False
     return not any(
