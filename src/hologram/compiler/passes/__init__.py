@@ -19,6 +19,7 @@ from hologram.compiler.passes.fuse_conv import fuse_conv
 from hologram.compiler.passes.fuse_elementwise import fuse_elementwise
 from hologram.compiler.passes.fuse_group_norm import fuse_group_norm
 from hologram.compiler.passes.fuse_matmul_epilogue import fuse_matmul_epilogue
+from hologram.compiler.passes.fuse_norm_activation import fuse_norm_activation
 from hologram.compiler.passes.simplify import simplify
 from hologram.compiler.passes.strength_reduce import strength_reduce
 
@@ -32,6 +33,7 @@ PASSES: list[tuple[str, Pass]] = [
     ("strength_reduce", strength_reduce),
     ("fuse_conv", fuse_conv),
     ("fuse_group_norm", fuse_group_norm),
+    ("fuse_norm_activation", fuse_norm_activation),
     ("fuse_elementwise", fuse_elementwise),
     ("fuse_attention", fuse_attention),
     ("fuse_matmul_epilogue", fuse_matmul_epilogue),

@@ -109,3 +109,52 @@ def onnx_resize_plane(
                 if round_int:
                     acc = round(acc)
                 dst[first + x] = acc
+
+
+@hg.func
+def _repeat_row(dst, at, v, repeat_w):
+    """`v` to the `repeat_w` elements of `dst` from `at`: written out for factors 1 and 2,
+    since a loop in the lane's body keeps the cpu from vectorising the lanes."""
+    if repeat_w == 1:
+        dst[at] = v
+    elif repeat_w == 2:
+        dst[at] = v
+        dst[at + 1] = v
+    else:
+        for b in range(repeat_w):
+            dst[at + b] = v
+
+
+@hg.kernel
+def onnx_resize_repeat(
+    src: hg.Array,
+    dst: hg.Array,
+    in_h: hg.int64,
+    in_w: hg.int64,
+    repeat_h: hg.Const[int],
+    repeat_w: hg.Const[int],
+    planes: hg.int64,
+    first: hg.int64,
+):
+    """Lane (ix, iy, z') of plane z = first + z' (z' < planes) copies element (iy, ix) of
+    plane z of `src` (in_h x in_w) to the `repeat_h` x `repeat_w` elements it becomes in
+    `dst` (planes of in_h * repeat_h rows of in_w * repeat_w): nearest-neighbour upsampling
+    by whole factors, where every output element copies one input element. The factors are
+    constants, so that a row's stores have a known stride (vectorised on the cpu, where a
+    gather through an index table is not)."""
+    ix = hg.int64(hg.global_id(0))
+    iy = hg.int64(hg.global_id(1))
+    zl = hg.int64(hg.global_id(2))
+    # The lane's x alone first: a block whose lanes all pass it runs unmasked.
+    if ix < in_w:  # noqa: SIM102
+        if iy < in_h and zl < planes:
+            z = zl + first
+            v = src[(z * in_h + iy) * in_w + ix]
+            out_w = in_w * repeat_w
+            at = (z * in_h + iy) * repeat_h * out_w + ix * repeat_w
+            if repeat_h == 2:
+                _repeat_row(dst, at, v, repeat_w)
+                _repeat_row(dst, at + out_w, v, repeat_w)
+            else:
+                for a in range(repeat_h):
+                    _repeat_row(dst, at + a * out_w, v, repeat_w)

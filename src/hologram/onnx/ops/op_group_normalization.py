@@ -1,17 +1,74 @@
 """GroupNormalization: the channels of `(N, C, ...)` are split into `num_groups` groups and
 each group of each sample is normalised to zero mean and unit variance, then scaled and
 shifted: per group in opset 18 (`scale` and `bias` of shape `(num_groups,)`), per channel
-since opset 21 (shape `(C,)`, and `stash_type`). Statistics are computed in f32 (f64 for f64)."""
+since opset 21 (shape `(C,)`, and `stash_type`). Statistics are computed in f32 (f64 for f64).
+
+`ai.hologram.GroupNorm` (made by `fuse_group_norm` and `fuse_norm_activation`) is the opset 21
+form with an optional `activation` and its `activation_params`, as `ai.hologram.FusedConv`
+has them: rows long enough for a block each apply it before the store; shorter rows (a lane
+each) take one more pass for it."""
 
 import math
 
-from hologram.compiler.context import OpContext
-from hologram.onnx.ops._reduce_norm import RowNorm, launch_row_norm, stash_dtype
+import hologram as hg
+from hologram.compiler.context import OpContext, TensorRef
+from hologram.isa.dtypes import DType
+from hologram.onnx.ops._conv_kernels import ACTIVATIONS, NONE
+from hologram.onnx.ops._reduce_norm import (
+    BLOCK,
+    BLOCK_ROWS_FROM,
+    RowNorm,
+    launch_row_norm,
+    stash_dtype,
+)
+from hologram.onnx.ops._reduce_norm_block import (
+    onnx_activation_in_place,
+    onnx_normalize_rows_block_act,
+)
 from hologram.onnx.ops._reduce_rows import float_tensors
 from hologram.onnx.registry import HOLOGRAM_DOMAIN, onnx_op
 
 
-def _lower(ctx: OpContext, per_channel: bool) -> None:
+def _activation(ctx: OpContext) -> tuple[int, float, float]:
+    """The `activation` attribute's code (`ACTIVATIONS`) and its two parameters."""
+    name = ctx.attr("activation", "")
+    if name not in ACTIVATIONS:
+        raise ctx.error(f"unknown activation {name!r}")
+    params = [float(v) for v in ctx.attr("activation_params", [])]
+    wanted = {"LeakyRelu": 1, "Clip": 2}.get(name, 0)
+    if len(params) != wanted:
+        raise ctx.error(f"activation {name} takes {wanted} parameters, got {params}")
+    params += [0.0] * (2 - len(params))
+    return ACTIVATIONS[name], params[0], params[1]
+
+
+def _launch(
+    ctx: OpContext,
+    norm: RowNorm,
+    tensors: tuple[TensorRef, TensorRef, TensorRef, TensorRef],
+    compute: DType,
+    post: tuple[int, float, float],
+) -> None:
+    """Normalise as `norm` says, then activation `post` = (code, low, high)."""
+    x, scale, bias, out = tensors
+    act, low, high = post
+    if act == NONE:
+        launch_row_norm(ctx, norm, x, scale, bias, out, compute)
+    elif norm.r >= BLOCK_ROWS_FROM:
+        eps = compute.numpy.type(float(ctx.attr("epsilon", 1e-5)))
+        aligned = norm.per_group == 1 or norm.spatial % BLOCK == 0
+        args = [x, scale, bias, out, norm.r, norm.groups, norm.per_group, max(norm.spatial, 1)]
+        args += [eps, compute, True, aligned, act, low, high]
+        ctx.launch(onnx_normalize_rows_block_act, norm.rows, BLOCK, args)
+    else:
+        launch_row_norm(ctx, norm, x, scale, bias, out, compute)
+        args = [out, out.size, act, low, high]
+        ctx.launch(onnx_activation_in_place, hg.blocks(out.size, BLOCK), BLOCK, args)
+
+
+def _lower(
+    ctx: OpContext, per_channel: bool, post: tuple[int, float, float] = (NONE, 0, 0)
+) -> None:
     x, scale, bias = ctx.input(0), ctx.input(1), ctx.input(2)
     float_tensors(ctx, x, scale, bias)
     if x.rank < 2:
@@ -33,7 +90,7 @@ def _lower(ctx: OpContext, per_channel: bool) -> None:
     else:
         norm = RowNorm(n * groups, r, groups, 1, r, per_element=False)
     if out.size:
-        launch_row_norm(ctx, norm, x, scale, bias, out, compute)
+        _launch(ctx, norm, (x, scale, bias, out), compute, post)
 
 
 @onnx_op("GroupNormalization", since=18, until=20)
@@ -50,5 +107,6 @@ def group_normalization(ctx: OpContext) -> None:
 
 @onnx_op("GroupNorm", since=1, domain=HOLOGRAM_DOMAIN)
 def group_norm(ctx: OpContext) -> None:
-    """Scale and bias per channel (`fuse_group_norm`)."""
-    _lower(ctx, per_channel=True)
+    """Scale and bias per channel (`fuse_group_norm`), then the activation, if any
+    (`fuse_norm_activation`)."""
+    _lower(ctx, per_channel=True, post=_activation(ctx))

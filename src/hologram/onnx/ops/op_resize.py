@@ -2,10 +2,12 @@
 
 Interpolation is separable: the leading resized axes are one launch of `onnx_resize_axis`
 each, over the tensor resized so far, then the last two axes one launch of
-`onnx_resize_plane` (a gather for nearest neighbours); crops (`tf_crop_and_resize`) resize
-every axis on its own. Which source elements an output position mixes, and with what
-weights, depends only on the sizes, scales and attributes: `axis_taps` computes that table
-while planning (nearest and linear take 2 taps, cubic 4, antialiased downsampling more).
+`onnx_resize_plane` (a gather for nearest neighbours; `onnx_resize_repeat` when each axis
+repeats every element a whole number of times, as upsampling by integer factors does); crops
+(`tf_crop_and_resize`) resize every axis on its own. Which source elements an output
+position mixes, and with what weights, depends only on the sizes, scales and attributes:
+`axis_taps` computes that table while planning (nearest and linear take 2 taps, cubic 4,
+antialiased downsampling more).
 Floating-point data is interpolated in float32 (float64 for double); integer data in
 float64, rounded half to even and saturated at the end. Opsets 11 and 12 also have the
 `tf_half_pixel_for_nn` coordinate transformation.
@@ -21,8 +23,13 @@ import numpy as np
 import hologram as hg
 from hologram.compiler import types
 from hologram.compiler.context import OpContext, TensorRef
+from hologram.onnx.ops._conv_padded import launch_rows
 from hologram.onnx.ops._nn_kernels import BLOCK
-from hologram.onnx.ops._resize_kernels import onnx_resize_axis, onnx_resize_plane
+from hologram.onnx.ops._resize_kernels import (
+    onnx_resize_axis,
+    onnx_resize_plane,
+    onnx_resize_repeat,
+)
 from hologram.onnx.registry import onnx_op
 
 _MODES = ("nearest", "linear", "cubic")
@@ -309,6 +316,16 @@ def _plane_taps(tables: dict[int, tuple], axis: int, width: int) -> tuple[np.nda
     return index, weight
 
 
+def _repeat_factor(index: np.ndarray, in_width: int, out_width: int) -> int:
+    """f when a one-tap table sends output position i to input position i // f (so that
+    out_width is f * in_width), else 0."""
+    if in_width == 0 or out_width % in_width:
+        return 0
+    factor = out_width // in_width
+    expected = np.arange(out_width, dtype=np.int64) // factor
+    return factor if np.array_equal(index[:, 0], expected) else 0
+
+
 def _resize_plane(
     ctx: OpContext,
     x: TensorRef,
@@ -325,6 +342,11 @@ def _resize_plane(
     index_w, weight_w = _plane_taps(tables, rank - 1, out_w)
     gather = index_h.shape[1] == index_w.shape[1] == 1
     gather = gather and bool(np.all(weight_h == 1) and np.all(weight_w == 1))
+    repeat_h, repeat_w = _repeat_factor(index_h, in_h, out_h), _repeat_factor(index_w, in_w, out_w)
+    if gather and repeat_h and repeat_w:
+        shape = (x.size // (in_h * in_w), in_h, in_w)
+        launch_rows(ctx, onnx_resize_repeat, shape, [x, out, in_h, in_w, repeat_h, repeat_w])
+        return
     rows = out.size // out_w
     args = [
         x,
