@@ -12,7 +12,9 @@ reweighted least squares), then an exact scaling by powers of two. tanh is expm1
 needs t = y * log2|x| to about 2**-31 relative, more than float32 holds, so log2|x| and t are
 float32 double words (hi + lo, with FMA error terms): the atanh series of the mantissa
 reduced against 1 or sqrt(2), no table (a gather of a table lane by lane costs more than the
-whole series); 2**(t - round(t)) is a float32 polynomial again. erf is float32 too: an odd
+whole series); 2**(t - round(t)) is a float32 polynomial again. That is the portable pow; on
+hosts with AVX-512, `pow_f32` is `_cpu_vector_pow`'s instead (the same double words, with a
+table in registers: twice as fast). erf is float32 too: an odd
 series x + x P(x**2) up to 0.92, then 1 - e**(t Q(t)) with t = |x| (log erfc fitted as a
 polynomial, exp as above); a rational in float32 (Eigen's and XLA's) errs by up to 5 ulp.
 
@@ -33,6 +35,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from hologram.backends import _cpu_vector_pow
 from hologram.backends._cpu_runtime import bits_f32, f32_bits, fma32
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
@@ -287,7 +290,7 @@ def log2_dw_f32(ax):
 
 
 @njit(inline="always", **_JIT)
-def pow_f32(x, y):
+def pow_scalar_f32(x, y):
     """x**y for float32 `x` and `y`, as float32, with C's `pow` rules for the special values."""
     ax = abs(x)
     l_hi, l_lo = log2_dw_f32(ax)
@@ -320,6 +323,10 @@ def pow_f32(x, y):
     # A negative finite base with a non-integral exponent has no real power.
     invalid = (t_hi != t_hi) | ((x < _ZERO) & (x > -_INF) & ~integral)
     return _F(np.nan) if invalid else signed
+
+
+# The AVX-512 version where the host has it: 16 lanes per call from a vectorised lane loop.
+pow_f32 = _cpu_vector_pow.pow_f32x16 if _cpu_vector_pow.available() else pow_scalar_f32
 
 
 # ---------------------------------------------------------------- erf in float32
