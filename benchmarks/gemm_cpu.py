@@ -2,14 +2,17 @@
 
     python benchmarks/gemm_cpu.py [--runs 15] [--threads 1 2] [--small]
 
-For each shape (the products of the model set: bert and gpt at batch 32, attention, the
-im2col products of resnet and mobilenet, squares, the mlp's) and thread count, NumPy and the
-packed product (`sgemm`) run interleaved run by run on the same operands, and at one thread
-also the direct kernels (`direct_product`) where they take the layout; the table gives
-GFLOP/s from the medians and the ratios numpy / ours (above 1: ours is faster). NumPy's BLAS
-gets the same thread count. Small products repeat within a run so that a run lasts long
-enough to time. `--small` adds the grid of few-row products (m in 1..16, n and k in 10..1536,
-B row-major and transposed) at one thread, direct kernel only.
+For each shape (the products of the model set's bert and gpt, larger ones, attention, the
+im2col products of resnet and mobilenet, squares, the mlp's) and thread count, NumPy and our
+kernels run interleaved run by run on the same operands: the packed product (`sgemm_serial`)
+and the direct kernels (`direct`, where they take the layout), past one thread cut into parts
+on Numba's pool (`_cpu_split`; the backend cuts those from `SPLIT_PRODUCT_FLOPS` on). The
+table gives NumPy's GFLOP/s from the medians, the ratios numpy / ours (above 1: ours is
+faster), the kernel the backend picks and, past one thread, that kernel's speed-up over
+itself on one thread. NumPy's BLAS gets the same thread count. Small products repeat within
+a run so that a run lasts long enough to time. `--small` adds the grid of few-row products
+(m in 1..16, n and k in 10..1536, B row-major and transposed) at one thread, direct kernel
+only.
 """
 
 from __future__ import annotations
@@ -23,14 +26,25 @@ from rich.console import Console
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
-from hologram.backends._cpu_direct import direct_product
-from hologram.backends._cpu_gemm import sgemm, sgemm_dims
+from hologram.backends._cpu_direct import direct
+from hologram.backends._cpu_gemm import sgemm_dims, sgemm_serial
+from hologram.backends._cpu_intrinsics import _float32_kernel
+from hologram.backends._cpu_split import run_parts, split_dims
+from hologram.isa.dtypes import DType
+
+FORMS = ("packed", "direct")
 
 # (name, batch, m, k, n, A transposed, B transposed)
 SHAPES = [
-    ("bert/gpt b32 qkv", 1, 4096, 384, 384, False, False),
-    ("bert/gpt b32 ffn up", 1, 4096, 384, 1536, False, False),
-    ("bert/gpt b32 ffn down", 1, 4096, 1536, 384, False, False),
+    ("bert b32 ffn up", 1, 2048, 128, 512, False, False),
+    ("bert b32 ffn down", 1, 2048, 512, 128, False, False),
+    ("bert b32 qkv", 1, 2048, 128, 128, False, False),
+    ("bert b32 attention (x128)", 128, 64, 32, 64, False, False),
+    ("gpt b32 product", 1, 2048, 128, 384, False, False),
+    ("bert b1 ffn up", 1, 64, 128, 512, False, False),
+    ("base-size qkv", 1, 4096, 384, 384, False, False),
+    ("base-size ffn up", 1, 4096, 384, 1536, False, False),
+    ("base-size ffn down", 1, 4096, 1536, 384, False, False),
     ("attention q.kT (x192)", 192, 128, 64, 128, False, True),
     ("attention p.v (x192)", 192, 128, 128, 64, False, False),
     ("conv 3x3 64 b1", 1, 3136, 576, 64, False, False),
@@ -72,18 +86,24 @@ def _timed(run, repeats: int) -> float:  # type: ignore[no-untyped-def]
     return (time.perf_counter() - start) / repeats
 
 
-def _measure(shape, threads: int, runs: int, rng, kernels=("packed", "direct")) -> list[float]:  # type: ignore[no-untyped-def]
-    """GFLOP/s of numpy and of each of `kernels` (nan where it refuses the layout)."""
+def _measure(shape, threads: int, runs: int, rng, kernels=FORMS) -> list[float]:  # type: ignore[no-untyped-def]
+    """GFLOP/s of numpy and of each of `FORMS` (nan where not in `kernels` or where it refuses
+    the layout), the kernels cut into `threads` parts where they can be."""
     _, batch, m, k, n, ta, tb = shape
     a, b, left, right, a_at, b_at = _operands(rng, batch, m, k, n, ta, tb)
     theirs = np.empty((batch, m, n), np.float32)
     dims = sgemm_dims(batch, m, n, k, a_at, b_at, (0, m * n))
+    table = np.stack(split_dims(dims, threads))
     outputs = {name: np.empty(batch * m * n, np.float32) for name in kernels}
-    calls = {
-        "packed": lambda: sgemm(a, b, outputs["packed"], dims, threads),
-        "direct": lambda: direct_product(a, b, outputs["direct"], dims),
-    }
-    if "direct" in kernels and (threads > 1 or not direct_product(a, b, outputs["direct"], dims)):
+    kernel_of = {"packed": sgemm_serial, "direct": direct}
+
+    def call(name: str):  # type: ignore[no-untyped-def]
+        if len(table) == 1:
+            return lambda: kernel_of[name](a, b, outputs[name], dims)
+        return lambda: run_parts(kernel_of[name], a, b, outputs[name], table)
+
+    calls = {name: call(name) for name in kernels}
+    if "direct" in kernels and direct(a, b, outputs["direct"], dims):
         kernels = tuple(name for name in kernels if name != "direct")
     flops = 2.0 * batch * m * n * k
     repeats = max(1, min(200, int(2e7 / flops)))
@@ -97,11 +117,11 @@ def _measure(shape, threads: int, runs: int, rng, kernels=("packed", "direct")) 
     for name in kernels:
         error = float(np.abs(outputs[name].reshape(batch, m, n) - theirs).max())
         assert error < 1e-3 * np.sqrt(k), f"{shape[0]} ({name}): results differ by {error}"
-    return [rates.get(name, float("nan")) for name in ("numpy", "packed", "direct")]
+    return [rates.get(name, float("nan")) for name in ("numpy", *FORMS)]
 
 
 def _ratio(ours: float, numpy_rate: float) -> str:
-    return "-" if np.isnan(ours) else f"{ours / numpy_rate:.2f}x"
+    return "-" if np.isnan(ours) or np.isnan(numpy_rate) else f"{ours / numpy_rate:.2f}x"
 
 
 def _small_table(runs: int, rng) -> Table:  # type: ignore[no-untyped-def]
@@ -130,23 +150,27 @@ def main() -> int:
     options = parser.parse_args()
     rng = np.random.default_rng(0)
     table = Table(title="float32 matmul: numpy.matmul vs the cpu backend's kernels, medians")
-    columns = ("shape", "batch x m x k x n", "threads", "numpy GF/s", "packed GF/s",
-               "direct GF/s", "packed", "direct")  # fmt: skip
+    columns = ("shape", "batch x m x k x n", "threads", "numpy GF/s", *FORMS, "picked",
+               "picked vs 1 thread")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "shape" else "right")
     for shape in SHAPES:
-        name, batch, m, k, n = shape[:5]
+        name, batch, m, k, n, ta, tb = shape
+        picked = _float32_kernel(DType.F32, m, n, k, ta, tb)
+        picked_name = {direct: "direct", sgemm_serial: "packed"}.get(picked, "numpy")  # type: ignore[arg-type]
+        one_thread = float("nan")
         for threads in options.threads:
-            numpy_rate, packed, direct = _measure(shape, threads, options.runs, rng)
+            numpy_rate, *ours = _measure(shape, threads, options.runs, rng)
+            rate = dict(zip(FORMS, ours, strict=True)).get(picked_name, numpy_rate)
+            one_thread = rate if threads == 1 else one_thread
             table.add_row(
                 name,
-                f"{batch}x{m}x{k}x{n}" + ("ᵀ" if shape[6] else ""),
+                f"{batch}x{m}x{k}x{n}" + ("ᵀ" if tb else ""),
                 str(threads),
                 f"{numpy_rate:.0f}",
-                f"{packed:.0f}",
-                "-" if np.isnan(direct) else f"{direct:.0f}",
-                _ratio(packed, numpy_rate),
-                _ratio(direct, numpy_rate),
+                *(_ratio(rate, numpy_rate) for rate in ours),
+                picked_name,
+                "" if threads == 1 else _ratio(rate, one_thread),
             )
     console = Console(width=140)
     console.print(table)

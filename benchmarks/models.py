@@ -10,7 +10,8 @@ For each model of the end-to-end set (`tests/models/data/*.onnx`, exported by
 - **first run**: load and one run of a fresh model (kernels already compiled in this
   process), against session creation and one run: what it costs to get a first result;
 - **latency**: hologram's `Model.run` against onnxruntime's `run`, on the same inputs,
-  interleaved run by run so that both see the same machine noise; median and the
+  interleaved in blocks of `BLOCK` runs (the first run of each block, which follows the other
+  side's, not counted) so that both see the same machine noise; median and the
   interquartile range.
 Both run with the same number of threads (onnxruntime's intra-op threads are set to
 hologram's). Ratios are hologram / onnxruntime: below 1 is faster. Targets: load <= 0.1x,
@@ -38,6 +39,10 @@ DATA = ROOT / "tests" / "models" / "data"
 MODELS = ["mlp", "resnet", "mobilenet", "unet", "bert", "gpt"]
 LOAD_TARGET = 0.1
 LATENCY_TARGET = 1.5
+
+
+BLOCK = 5
+"""Runs of one side in a row when measuring latency."""
 
 
 def feeds_for(model: hologram.Model, batch: int, rng: np.random.Generator) -> dict:
@@ -112,14 +117,19 @@ def measure_latency(name: str, batch: int, runs: int, threads: int, holo_path: P
     for _ in range(3):
         model.run(feeds)
         session.run(None, feeds)
-    ours, theirs = [], []
-    for _ in range(runs):
-        start = time.perf_counter()
-        model.run(feeds)
-        ours.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        session.run(None, feeds)
-        theirs.append(time.perf_counter() - start)
+    ours: list[float] = []
+    theirs: list[float] = []
+    sides = [(lambda: model.run(feeds), ours), (lambda: session.run(None, feeds), theirs)]
+    for round_ in range(-(-runs // BLOCK)):
+        # Blocks of runs, alternating which side goes first: after one side's run its idle
+        # threads keep spinning for a while (onnxruntime's by default) and take the cores
+        # from the other's next run, so the first run of each block is not counted.
+        for call, samples in sides if round_ % 2 == 0 else sides[::-1]:
+            call()
+            for _ in range(BLOCK):
+                start = time.perf_counter()
+                call()
+                samples.append(time.perf_counter() - start)
     (ours_median, ours_iqr), (theirs_median, theirs_iqr) = median_iqr(ours), median_iqr(theirs)
     return {
         "ours": ours_median, "ours_iqr": ours_iqr, "theirs": theirs_median,

@@ -44,9 +44,9 @@ def threaded() -> cpu.CpuBackend:
 
 
 def launch_threaded(backend: cpu.CpuBackend, program, config: LaunchConfig, args: list) -> None:
-    """Launch three times: two launches measure one thread, the third takes the pool."""
+    """Launch until one takes the pool: the first launches measure one thread."""
     before = backend.stats.parallel_launches
-    for _ in range(2):
+    for _ in range(cpu.SERIAL_PROBES):
         backend.launch(program, config, args)
     # Kernels are shared across backends: an earlier parallel launch that lost to one thread
     # (on a busy machine) may have left this one held to one thread for a while.
@@ -283,7 +283,7 @@ def test_divergent_barrier_is_a_launch_error(threaded):
         b.barrier()
         b.break_()
     program, config = b.build(), LaunchConfig(16, 4)
-    for _ in range(3):  # the third launch uses the pool: the status crosses threads
+    for _ in range(cpu.SERIAL_PROBES + 1):  # the last uses the pool: the status crosses threads
         with pytest.raises(LaunchError, match="bar at instruction"):
             threaded.launch(program, config, [])
     if threaded.threads > 1:
@@ -339,7 +339,7 @@ def test_atomics_on_the_thread_pool_lose_no_update(threaded, rng):
     xs = rng.integers(0, bins, n).astype(np.uint32)
     program = histogram_with_old_values(bins)
     before = threaded.stats.parallel_launches
-    for _ in range(3):  # the third launch runs the compare-and-swap variant on the pool
+    for _ in range(cpu.SERIAL_PROBES + 1):  # the last runs the compare-and-swap variant on the pool
         counts_out, olds_out = np.zeros(bins, np.uint32), np.zeros(n, np.uint32)
         threaded.launch(program, LaunchConfig(64, 1024), [xs, counts_out, olds_out])
         assert counts_out.tolist() == np.bincount(xs, minlength=bins).tolist()
@@ -383,7 +383,7 @@ def test_atomics_of_narrow_and_wide_types_on_the_thread_pool(threaded, reference
         start[slots : 2 * slots], start[2 * slots :] = extremes
         args.append(start)
     before = threaded.stats.parallel_launches
-    for _ in range(3):
+    for _ in range(cpu.SERIAL_PROBES + 1):  # the last takes the pool
         run_both(threaded, reference, program, config, [a.copy() for a in args])
     if threaded.threads > 1:
         assert threaded.stats.parallel_launches == before + 1
@@ -441,11 +441,53 @@ def test_a_parallel_launch_slower_than_one_thread_backs_off(threaded):
     timing = threaded.compile(program).timing
     timing.seconds_per_lane = 1e-15  # claim one thread is all but instant: the pool loses
     timing.hold, timing.backoff = 0, 1
+    timing.parallel_runs = max(timing.parallel_runs, cpu.PARALLEL_WARMUP)  # judged
     threaded.launch(program, LaunchConfig(8, 8), [ys])
     # Held for LOSS_AMORTISED times as many one-thread launches as it cost, up to the cap.
     assert (timing.hold, timing.backoff) == ((cpu.MAX_HOLD, 2) if threaded.threads > 1 else (0, 1))
     assert ys.tolist() == [7] * 64
     timing.hold, timing.backoff = 0, 1  # kernels are shared: leave it as found
+
+
+def test_a_kernels_first_parallel_launches_are_not_held_against_it(threaded):
+    """The first parallel launches wake the pool and fault its code in: however long they
+    took, only later ones may send the kernel back to one thread."""
+    if threaded.threads < 2:
+        pytest.skip("one thread: launches never go parallel")
+    b = Builder("fill_with_eight_first_parallel")
+    y = b.buffer("y", "i32", access="write")
+    b.stg(y, b.global_id(), 8)
+    program, config = b.build(), LaunchConfig(8, 8)
+    ys = np.zeros(64, np.int32)
+    for _ in range(cpu.SERIAL_PROBES):  # measure one thread
+        threaded.launch(program, config, [ys])
+    timing = threaded.compile(program).timing
+    timing.seconds_per_lane = 1e-15  # claim one thread is all but instant: the pool loses
+    for runs in range(1, cpu.PARALLEL_WARMUP + 1):
+        threaded.launch(program, config, [ys])
+        assert (timing.parallel_runs, timing.hold, timing.backoff) == (runs, 0, 1)
+    threaded.launch(program, config, [ys])
+    assert (timing.hold, timing.backoff) == (cpu.MAX_HOLD, 2)
+    assert ys.tolist() == [8] * 64
+
+
+SERIAL = 2.0**-13
+"""One thread's best time in the back-off cases (about 122 us; exact in binary)."""
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "hold", "backoff"),
+    [
+        (0.75 * SERIAL, 0, 2),  # a win halves the back-off
+        (1.125 * SERIAL, 4, 8),  # an eighth lost, 2 launches' hold: the back-off rules
+        (161 * SERIAL, 16 * 160, 8),  # a stall: held for 16x the 160 launches it lost
+        (10.0, cpu.MAX_HOLD, 8),
+    ],
+)
+def test_a_lost_parallel_launch_holds_its_kernel_for_what_it_lost(elapsed, hold, backoff):
+    timing = cpu._Timing(seconds_per_lane=SERIAL / 1000, serial_runs=3, backoff=4)
+    cpu._judge_parallel(timing, elapsed, SERIAL)
+    assert (timing.hold, timing.backoff) == (hold, backoff)
 
 
 def test_a_parallel_launch_that_wins_eases_the_backoff(threaded):
@@ -455,6 +497,7 @@ def test_a_parallel_launch_that_wins_eases_the_backoff(threaded):
     timing = threaded.compile(program).timing
     timing.seconds_per_lane = 1.0  # claim one thread is slow: the pool can only win
     timing.hold, timing.backoff = 0, 8
+    timing.parallel_runs = max(timing.parallel_runs, cpu.PARALLEL_WARMUP)  # judged
     ys[:] = 0
     threaded.launch(program, LaunchConfig(8, 8), [ys])
     assert (timing.hold, timing.backoff) == ((0, 4) if threaded.threads > 1 else (0, 8))
@@ -463,7 +506,7 @@ def test_a_parallel_launch_that_wins_eases_the_backoff(threaded):
 
 def test_launches_from_several_threads_at_once(threaded):
     program, config = fill_with_seven(), LaunchConfig(64, 64)
-    for _ in range(2):  # measure one thread
+    for _ in range(cpu.SERIAL_PROBES):  # measure one thread
         threaded.launch(program, config, [np.zeros(4096, np.int32)])
     outputs = [np.zeros(4096, np.int32) for _ in range(4)]
 

@@ -43,7 +43,7 @@ def test_bound_launch_with_open_slots_matches_a_plain_launch(backend, rng):
     z = rng.standard_normal(100).astype(np.float32)
     # x and y open, z and the scalars fixed: what a plan binds for a layer on its input.
     launch = backend.bind_slotted_launch(program, config, [None, z, None, 1.5, 100], [0, 2])
-    for _ in range(6):  # past the two timed launches: later ones take the settled path
+    for _ in range(6):  # past the timed launches: later ones take the settled path
         x = rng.standard_normal(100).astype(np.float32)
         y = np.zeros(100, np.float32)
         launch(x, y)
@@ -120,7 +120,7 @@ def test_a_divergent_bound_launch_raises_on_every_call(backend):
         b.barrier()
         b.break_()
     launch = backend.bind_launch(b.build(), LaunchConfig(1, 4), [])
-    for _ in range(5):  # the first two are timed; the later ones take the settled path
+    for _ in range(5):  # the first ones are timed; the later ones take the settled path
         with pytest.raises(LaunchError, match="bar at instruction"):
             launch()
 

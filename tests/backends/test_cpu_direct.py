@@ -7,6 +7,8 @@ import pytest
 
 pytest.importorskip("numba", reason="the direct products are compiled by Numba")
 
+from tests.backends._products import check, matmul_program, operands  # noqa: E402
+
 from hologram.backends._cpu_direct import (  # noqa: E402
     DOT_COLS,
     LANES,
@@ -19,42 +21,8 @@ from hologram.backends._cpu_intrinsics import _float32_kernel, _wide_vectors  # 
 from hologram.backends.cpu import CpuBackend  # noqa: E402
 from hologram.backends.reference import ReferenceBackend  # noqa: E402
 from hologram.errors import MemoryAccessError  # noqa: E402
-from hologram.isa.builder import Builder  # noqa: E402
 from hologram.isa.dtypes import DType  # noqa: E402
 from hologram.isa.program import LaunchConfig  # noqa: E402
-
-
-def _operands(rng, batch, m, n, k, trans, strides=None, offsets=(0, 0), pitch=(0, 0)):  # type: ignore[no-untyped-def]
-    """Flat A and B (random, with slack around and between rows), their `sgemm_dims` places
-    and the float64 products they hold. `pitch` widens A's and B's rows (the step between
-    rows of a row-major matrix, or between columns of a transposed one)."""
-    trans_a, trans_b = trans
-    lead_a = (m if trans_a else k) + pitch[0]
-    lead_b = (k if trans_b else n) + pitch[1]
-    size_a = (k if trans_a else m) * lead_a
-    size_b = (n if trans_b else k) * lead_b
-    sa, sb = strides if strides is not None else (size_a, size_b)
-    oa, ob = offsets
-    a = rng.standard_normal(oa + (batch - 1) * sa + size_a + 3).astype(np.float32)
-    b = rng.standard_normal(ob + (batch - 1) * sb + size_b + 3).astype(np.float32)
-    expected = []
-    for i in range(batch):
-        left = a[oa + i * sa : oa + i * sa + size_a].astype(np.float64)
-        right = b[ob + i * sb : ob + i * sb + size_b].astype(np.float64)
-        left = left.reshape(k, lead_a)[:, :m].T if trans_a else left.reshape(m, lead_a)[:, :k]
-        right = right.reshape(n, lead_b)[:, :k].T if trans_b else right.reshape(k, lead_b)[:, :n]
-        expected.append(left @ right)
-    a_at = (oa, sa, 1, lead_a) if trans_a else (oa, sa, lead_a, 1)
-    b_at = (ob, sb, 1, lead_b) if trans_b else (ob, sb, lead_b, 1)
-    return a, b, a_at, b_at, expected
-
-
-def _check(c, offset, stride, expected, k):  # type: ignore[no-untyped-def]
-    m, n = expected[0].shape
-    for i, product in enumerate(expected):
-        got = c[offset + i * stride : offset + i * stride + m * n].reshape(m, n)
-        np.testing.assert_allclose(got, product, rtol=1e-4, atol=1e-5 * max(1.0, np.sqrt(k)))
-
 
 ROW_COUNTS = [1, 2, 3, ROWS - 1, ROWS, ROWS + 1, 2 * ROWS + 1, 23]
 WIDTHS = [1, LANES - 1, LANES + 1, DOT_COLS + 3, WIDTH, WIDTH + 5]
@@ -66,10 +34,10 @@ DEPTHS = [0, 1, LANES - 1, LANES, LANES + 1, 3 * LANES + 7]
 def test_edge_sizes_match_numpy(rng, m, trans_b):
     for n in WIDTHS:
         for k in DEPTHS:
-            a, b, a_at, b_at, expected = _operands(rng, 1, m, n, k, (False, trans_b))
+            a, b, a_at, b_at, expected = operands(rng, 1, m, n, k, (False, trans_b))
             c = np.full(m * n + 2, np.nan, np.float32)
             assert direct_product(a, b, c, sgemm_dims(1, m, n, k, a_at, b_at, (0, 0)))
-            _check(c, 0, 0, expected, k)
+            check(c, 0, 0, expected, k)
             assert np.isnan(c[-2:]).all(), (m, n, k)  # nothing written past C
 
 
@@ -86,10 +54,10 @@ def test_edge_sizes_match_numpy(rng, m, trans_b):
 )
 def test_transposes_and_row_pitches_match_numpy(rng, trans, m, pitch):
     n, k = 37, 70
-    a, b, a_at, b_at, expected = _operands(rng, 1, m, n, k, trans, pitch=pitch)
+    a, b, a_at, b_at, expected = operands(rng, 1, m, n, k, trans, pitch=pitch)
     c = np.zeros(m * n, np.float32)
     assert direct_product(a, b, c, sgemm_dims(1, m, n, k, a_at, b_at, (0, 0)))
-    _check(c, 0, 0, expected, k)
+    check(c, 0, 0, expected, k)
 
 
 @pytest.mark.parametrize(
@@ -107,17 +75,17 @@ def test_batched_products_match_numpy(rng, layout, offsets, trans_b):
     elif layout == "shared-b":
         sb = 0
     trans = (False, trans_b)
-    a, b, a_at, b_at, expected = _operands(rng, batch, m, n, k, trans, (sa, sb), offsets)
+    a, b, a_at, b_at, expected = operands(rng, batch, m, n, k, trans, (sa, sb), offsets)
     stride_c = m * n + 4
     c = np.zeros(2 + (batch - 1) * stride_c + m * n, np.float32)
     assert direct_product(a, b, c, sgemm_dims(batch, m, n, k, a_at, b_at, (2, stride_c)))
-    _check(c, 2, stride_c, expected, k)
+    check(c, 2, stride_c, expected, k)
 
 
 @pytest.mark.parametrize("trans_b", [False, True], ids=["B", "B^T"])
 def test_non_finite_values_propagate_like_numpy(rng, trans_b):
     m, n, k = 3, 21, 2 * LANES + 3
-    a, b, a_at, b_at, _ = _operands(rng, 1, m, n, k, (False, trans_b))
+    a, b, a_at, b_at, _ = operands(rng, 1, m, n, k, (False, trans_b))
     a[k + 4], a[2 * k + 33], b[7] = np.inf, -np.inf, np.nan  # one inf in a masked last step
     c = np.zeros(m * n, np.float32)
     assert direct_product(a, b, c, sgemm_dims(1, m, n, k, a_at, b_at, (0, 0)))
@@ -135,7 +103,7 @@ def test_non_finite_values_propagate_like_numpy(rng, trans_b):
 @pytest.mark.parametrize("trans_b", [False, True], ids=["B", "B^T"])
 def test_it_refuses_what_it_cannot_run_and_writes_nothing(rng, trans_b):
     m, n, k = 4, 20, 24
-    a, b, a_at, b_at, _ = _operands(rng, 1, m, n, k, (False, trans_b))
+    a, b, a_at, b_at, _ = operands(rng, 1, m, n, k, (False, trans_b))
     a, b = a[: m * k], b[: k * n]
     dims = sgemm_dims(1, m, n, k, a_at, b_at, (0, 0))
     c = np.full(m * n, 7.0, np.float32)
@@ -151,16 +119,6 @@ def test_it_refuses_what_it_cannot_run_and_writes_nothing(rng, trans_b):
     assert (c == 7.0).all()
 
 
-def _matmul_program(name, batch, m, n, k, trans_a, trans_b, strides):  # type: ignore[no-untyped-def]
-    b = Builder(name)
-    a, w = b.buffer("a", "f32"), b.buffer("w", "f32")
-    c = b.buffer("c", "f32", access="readwrite")
-    stride_a, stride_b, stride_c = strides
-    b.matmul(a, w, c, batch=batch, m=m, n=n, k=k, trans_a=trans_a, trans_b=trans_b,
-             stride_a=stride_a, stride_b=stride_b, stride_c=stride_c)  # fmt: skip
-    return b.build()
-
-
 @pytest.mark.parametrize("bound", [False, True], ids=["launch", "bound-launch"])
 @pytest.mark.parametrize(
     ("batch", "m", "n", "k", "trans"),
@@ -169,7 +127,7 @@ def _matmul_program(name, batch, m, n, k, trans_a, trans_b, strides):  # type: i
 )
 def test_matmul_instructions_match_the_reference(rng, bound, batch, m, n, k, trans):
     strides = (m * k + 5, k * n, m * n + 2)
-    program = _matmul_program(f"direct_{bound}_{batch}_{m}", batch, m, n, k, *trans, strides)
+    program = matmul_program(f"direct_{bound}_{batch}_{m}", batch, m, n, k, *trans, strides)
     sizes = [(batch - 1) * s + size for s, size in zip(strides, (m * k, k * n, m * n), strict=True)]
     left, right = (rng.standard_normal(size).astype(np.float32) for size in sizes[:2])
     out, expected = np.zeros(sizes[2], np.float32), np.zeros(sizes[2], np.float32)

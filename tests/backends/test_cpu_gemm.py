@@ -7,38 +7,14 @@ import pytest
 
 pytest.importorskip("numba", reason="the packed product is compiled by Numba")
 
+from tests.backends._products import check, matmul_program, operands  # noqa: E402
+
 from hologram.backends._cpu_gemm import KC, MR, NR, sgemm, sgemm_dims  # noqa: E402
 from hologram.backends.cpu import CpuBackend  # noqa: E402
 from hologram.backends.reference import ReferenceBackend  # noqa: E402
 from hologram.errors import MemoryAccessError  # noqa: E402
 from hologram.isa.builder import Builder  # noqa: E402
 from hologram.isa.program import LaunchConfig  # noqa: E402
-
-
-def _operands(rng, batch, m, n, k, trans_a, trans_b, strides, offsets):  # type: ignore[no-untyped-def]
-    """Flat A, B (random, with slack around the matrices) and the float64 products they hold."""
-    sa, sb = strides
-    oa, ob = offsets
-    a = rng.standard_normal(oa + (batch - 1) * sa + m * k + 3).astype(np.float32)
-    b = rng.standard_normal(ob + (batch - 1) * sb + k * n + 3).astype(np.float32)
-    expected = []
-    for i in range(batch):
-        left = a[oa + i * sa : oa + i * sa + m * k].astype(np.float64)
-        right = b[ob + i * sb : ob + i * sb + k * n].astype(np.float64)
-        left = left.reshape(k, m).T if trans_a else left.reshape(m, k)
-        right = right.reshape(n, k).T if trans_b else right.reshape(k, n)
-        expected.append(left @ right)
-    a_at = (oa, sa, 1, m) if trans_a else (oa, sa, k, 1)
-    b_at = (ob, sb, 1, k) if trans_b else (ob, sb, n, 1)
-    return a, b, a_at, b_at, expected
-
-
-def _check(c, offset, stride, expected, k):  # type: ignore[no-untyped-def]
-    m, n = expected[0].shape
-    for i, product in enumerate(expected):
-        got = c[offset + i * stride : offset + i * stride + m * n].reshape(m, n)
-        np.testing.assert_allclose(got, product, rtol=1e-4, atol=1e-5 * max(1.0, np.sqrt(k)))
-
 
 SHAPES = [
     (1, 1, 1),
@@ -55,10 +31,10 @@ SHAPES = [
 @pytest.mark.parametrize("trans", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize(("m", "n", "k"), SHAPES)
 def test_single_products_match_numpy(rng, m, n, k, trans):
-    a, b, a_at, b_at, expected = _operands(rng, 1, m, n, k, *trans, (0, 0), (0, 0))
+    a, b, a_at, b_at, expected = operands(rng, 1, m, n, k, trans, (0, 0), (0, 0))
     c = np.full(m * n + 2, np.nan, np.float32)
     assert sgemm(a, b, c, sgemm_dims(1, m, n, k, a_at, b_at, (0, 0)))
-    _check(c, 0, 0, expected, k)
+    check(c, 0, 0, expected, k)
     assert np.isnan(c[-2:]).all()  # nothing written past C
 
 
@@ -76,22 +52,11 @@ def test_batched_products_match_numpy(rng, strides, offsets, trans_b):
         sa = 0
     elif strides == "shared-b":
         sb = 0
-    a, b, a_at, b_at, expected = _operands(rng, batch, m, n, k, False, trans_b, (sa, sb), offsets)
+    a, b, a_at, b_at, expected = operands(rng, batch, m, n, k, (False, trans_b), (sa, sb), offsets)
     stride_c = m * n + 4
     c = np.zeros(2 + (batch - 1) * stride_c + m * n, np.float32)
     assert sgemm(a, b, c, sgemm_dims(batch, m, n, k, a_at, b_at, (2, stride_c)))
-    _check(c, 2, stride_c, expected, k)
-
-
-@pytest.mark.parametrize(("batch", "m"), [(1, 4 * MR + 3), (3, 2 * MR)])
-def test_the_threaded_form_matches_numpy(rng, batch, m):
-    n, k = 2 * NR + 3, KC + 9
-    a, b, a_at, b_at, expected = _operands(
-        rng, batch, m, n, k, False, False, (m * k, k * n), (0, 0)
-    )
-    c = np.zeros(batch * m * n, np.float32)
-    assert sgemm(a, b, c, sgemm_dims(batch, m, n, k, a_at, b_at, (0, m * n)), threads=2)
-    _check(c, 0, m * n, expected, k)
+    check(c, 2, stride_c, expected, k)
 
 
 def test_non_finite_values_propagate_like_numpy(rng):
@@ -121,22 +86,12 @@ def test_it_refuses_what_it_cannot_run_and_writes_nothing(rng):
     assert (c == 7.0).all()
 
 
-def _matmul_program(name, batch, m, n, k, trans_a, trans_b, strides):  # type: ignore[no-untyped-def]
-    b = Builder(name)
-    a, w = b.buffer("a", "f32"), b.buffer("w", "f32")
-    c = b.buffer("c", "f32", access="readwrite")
-    stride_a, stride_b, stride_c = strides
-    b.matmul(a, w, c, batch=batch, m=m, n=n, k=k, trans_a=trans_a, trans_b=trans_b,
-             stride_a=stride_a, stride_b=stride_b, stride_c=stride_c)  # fmt: skip
-    return b.build()
-
-
 @pytest.mark.parametrize("bound", [False, True], ids=["launch", "bound-launch"])
 @pytest.mark.parametrize("trans", [(False, False), (True, True)])
 def test_matmul_instructions_take_it_and_match_the_reference(rng, bound, trans):
     batch, m, n, k = 2, 3 * MR + 1, NR + 3, 50
     strides = (m * k + 5, k * n, m * n + 2)
-    program = _matmul_program(f"packed_{bound}_{trans}", batch, m, n, k, *trans, strides)
+    program = matmul_program(f"packed_{bound}_{trans}", batch, m, n, k, *trans, strides)
     sizes = [(batch - 1) * s + size for s, size in zip(strides, (m * k, k * n, m * n), strict=True)]
     left, right = (rng.standard_normal(size).astype(np.float32) for size in sizes[:2])
     out, expected = np.zeros(sizes[2], np.float32), np.zeros(sizes[2], np.float32)
@@ -154,7 +109,7 @@ def test_matmul_instructions_take_it_and_match_the_reference(rng, bound, trans):
 def test_a_product_into_its_own_operand_matches_the_reference(rng):
     # C is A's buffer: the packed product refuses, and NumPy's copy keeps the result right.
     m = n = k = 2 * NR
-    program = _matmul_program("packed_in_place", 1, m, n, k, False, False, (0, 0, 0))
+    program = matmul_program("packed_in_place", 1, m, n, k, False, False, (0, 0, 0))
     left = rng.standard_normal(m * k).astype(np.float32)
     right = rng.standard_normal(k * n).astype(np.float32)
     expected = left.copy()

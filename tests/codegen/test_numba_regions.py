@@ -2,8 +2,9 @@
 
 Programs whose barriers and block reductions all sit at the top level run as lane loops between
 them (see `hologram.codegen.numba_regions`); these tests run each one on the cpu backend and on
-the reference backend with the same inputs. Launches on `threaded` take the thread pool from
-their third launch on, so the per-thread lane arrays and the compare-and-swap atomics run too.
+the reference backend with the same inputs. Launches on `threaded` take the thread pool once
+the first few (`SERIAL_PROBES`) have timed one thread, so the per-thread lane arrays and the
+compare-and-swap atomics run too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 import hologram as hg
 from hologram.backends import availability
+from hologram.backends.cpu import SERIAL_PROBES
 from hologram.backends.reference import ReferenceBackend
 from hologram.codegen.numba_regions import ROUND, plan_regions
 from hologram.codegen.numba_source import render_mode, render_numba
@@ -37,7 +39,9 @@ def reference() -> ReferenceBackend:
     return ReferenceBackend()
 
 
-def run_both(backend, reference, program, config, args, launches=3, rtol=0.0, atol=0.0):
+def run_both(
+    backend, reference, program, config, args, launches=SERIAL_PROBES + 1, rtol=0.0, atol=0.0
+):
     """Launch `launches` times on the cpu backend (fresh copies of `args` each time) and once on
     the reference; assert that every array ended up the same after each launch; return the
     cpu's arrays of the last launch."""
@@ -275,7 +279,7 @@ def test_grid_stride_block_sum_with_an_atomic_on_threads(threaded, rng):
     x = rng.standard_normal(count).astype(np.float32)
     program = sum_of_squares.specialize(x="f32", out="f32")
     before = threaded.stats.parallel_launches
-    for _ in range(3):
+    for _ in range(SERIAL_PROBES + 1):  # the last takes the pool
         out = np.zeros(1, np.float32)
         threaded.launch(program, LaunchConfig(16, 64), [x, out, count])
         want = np.sum(x.astype(np.float64) ** 2)

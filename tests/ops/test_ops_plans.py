@@ -78,3 +78,24 @@ def test_empty_results(executor) -> None:
             np.empty((0, 3), np.float32), np.empty((3,), np.float32), executor=executor
         )
         assert result.shape == (0, 3) and result.dtype == np.float32
+
+
+def test_replays_launch_bound_and_odd_inputs_take_the_full_path(executor, rng) -> None:
+    """A plan's replays go through its launch bound once; an input that launch cannot take
+    as it is (unaligned memory, another byte order) still gives the right result."""
+    if not executor.backend.is_host:
+        pytest.skip("NumPy inputs are planned on host backends only")
+    x = draw(rng, (3, 67), "f32")
+    for _ in range(3):  # the same array as both inputs; the third call replays bound
+        assert_close(hops.sub(x, x, executor=executor), np.zeros((3, 67)), "f32")
+    plans = [p for p in executor.plans.values() if getattr(p, "bound", None) is not None]
+    assert plans, "the replay bound its launch"
+    raw = np.empty(x.nbytes + 1, np.uint8)[1:]
+    unaligned = raw.view(np.float32).reshape(x.shape)
+    unaligned[...] = draw(rng, x.shape, "f32")
+    assert unaligned.flags.c_contiguous and not unaligned.flags.aligned
+    swapped = x.astype(">f4")
+    for _ in range(3):
+        for other in (unaligned, swapped):
+            result = hops.sub(other, x, executor=executor)
+            assert_close(result, other.astype(np.float64) - x, "f32")

@@ -13,8 +13,8 @@ BLAS layout: a micro-kernel keeps a `MR` x `NR` tile of C in vector registers ov
   tiles are padded with zeros, computed into a scratch tile and copied.
 - Every operand is a flat buffer with an element offset, row and column strides (one of them
   1), and a batch stride, so that transposed and batched operands need no view or copy.
-- The parallel form splits the rows of C (or the batch entries, when there are enough of
-  them) between threads, each with its own packing buffers.
+- Its multi-thread form (`_cpu_split`) runs disjoint parts of C, each a product of its own,
+  on several threads, each with its own packing buffers.
 """
 
 from __future__ import annotations
@@ -256,43 +256,20 @@ def _refused(a, b, c, dims):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, nogil=True)
-def _item(item, parts, a, b, c, dims):  # type: ignore[no-untyped-def]
-    """Work item `item`: batch entry item // parts, rows of part item % parts (MR multiples)."""
+def sgemm_serial(a, b, c, dims):  # type: ignore[no-untyped-def]
+    """`sgemm` as a compiled function: 0 when done, 1 when refused."""
     m, n, k = dims[1], dims[2], dims[3]
-    entry, part = item // parts, item % parts
-    size = ((m + parts - 1) // parts + MR - 1) // MR * MR
-    first = part * size
-    last = min(m, first + size)
-    if first < last:
+    if m <= 0 or n <= 0:
+        return 0
+    if _refused(a, b, c, dims):
+        return 1
+    for entry in range(dims[0]):
         _rows(
-            first, last, n, k,
+            0, m, n, k,
             a, dims[4] + entry * dims[5], dims[6], dims[7],
             b, dims[8] + entry * dims[9], dims[10], dims[11],
             c, dims[12] + entry * dims[13], n,
         )  # fmt: skip
-
-
-# Two functions, not one compiled twice: Numba's disk cache keys entries by function.
-@numba.njit(cache=True, nogil=True)
-def sgemm_serial(a, b, c, dims):  # type: ignore[no-untyped-def]
-    """`sgemm` on one thread as a compiled function: 0 when done, 1 when refused."""
-    if dims[1] <= 0 or dims[2] <= 0:
-        return 0
-    if _refused(a, b, c, dims):
-        return 1
-    for item in range(dims[0]):
-        _item(item, 1, a, b, c, dims)
-    return 0
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _parallel(a, b, c, dims, parts):  # type: ignore[no-untyped-def]
-    if dims[1] <= 0 or dims[2] <= 0:
-        return 0
-    if _refused(a, b, c, dims):
-        return 1
-    for item in numba.prange(dims[0] * parts):
-        _item(item, parts, a, b, c, dims)
     return 0
 
 
@@ -311,13 +288,10 @@ def sgemm_dims(
     return np.array([batch, m, n, k, *a_at, *b_at, *c_at], dtype=np.int64)
 
 
-def sgemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, dims: np.ndarray, threads: int = 1) -> bool:
+def sgemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, dims: np.ndarray) -> bool:
     """C[i] = A[i] @ B[i] for the float32 products that `dims` (see `sgemm_dims`) describes,
-    on flat buffers; with `threads` > 1 on Numba's threads. False, with nothing written, where
-    it cannot run: a buffer that is not contiguous, an operand beyond its buffer, or C sharing
-    memory with A or B (the caller then takes the general path, which reports or copies).
-    Output matrices of one call must not overlap each other."""
-    if threads > 1:
-        parts = 1 if int(dims[0]) >= threads else threads
-        return _parallel(a, b, c, dims, parts) == 0
+    on flat buffers, on one thread. False, with nothing written, where it cannot run: a buffer
+    that is not contiguous, an operand beyond its buffer, or C sharing memory with A or B (the
+    caller then takes the general path, which reports or copies). Output matrices of one call
+    must not overlap each other."""
     return sgemm_serial(a, b, c, dims) == 0

@@ -5,16 +5,17 @@ float16 and bfloat16 are computed in float32 and rounded once into their type on
 Integer types use NumPy's integer matmul, which wraps like the ISA asks.
 
 On hosts with AVX-512, float32 products run on kernels compiled for the host's widest vectors
-(NumPy's BLAS may run narrower ones), on one thread: on this two-core machine shared with
-other work the packed product's two-thread form, like BLAS on two threads, lost to one
-thread (benchmarks/gemm_cpu.py). `_float32_kernel` picks one per product: the direct kernels
-of `_cpu_direct` for row-major B and for thin products with B transposed, the packed product
-of `_cpu_gemm` for tall ones with B transposed, NumPy for what neither wins. Compiled kernels
-raise no floating-point warnings; only NumPy's products run under `np.errstate`.
+(NumPy's BLAS may run narrower ones). `_float32_kernel` picks one per product: the direct
+kernels of `_cpu_direct` for row-major B and for thin products with B transposed, the packed
+product of `_cpu_gemm` for tall ones with B transposed, NumPy for what neither wins. Products
+of at least `SPLIT_PRODUCT_FLOPS` run in parts on the configured threads (`_cpu_split`), and
+back off to one thread while that loses. Compiled kernels raise no floating-point warnings;
+only NumPy's products run under `np.errstate`.
 
 The BLAS library's own thread pool is sized per product (`blas_threads`): small products run
 on one thread, because waking BLAS worker threads costs more than they save there and their
-spinning competes with the backend's own threads; large ones use the configured count.
+spinning competes with the backend's own threads; large ones use the configured count. After
+a product on several BLAS threads, other multi-thread work waits `BLAS_QUIET_SECONDS`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,16 @@ _NARROW = (DType.F16, DType.BF16)
 SMALL_PRODUCT_FLOPS = 1 << 27
 """Products of fewer floating-point operations (about a millisecond on one core) run on one
 BLAS thread."""
+SPLIT_PRODUCT_FLOPS = 1 << 23
+"""Compiled products of fewer floating-point operations (about 35 us on one core) run on one
+thread; larger ones are cut into parts (`_cpu_split`), which gained 1.5x at this size on two
+cores (their threads answer within microseconds, unlike BLAS's)."""
+BLAS_QUIET_SECONDS = 0.2
+"""After an intrinsic (BLAS) launch on several BLAS threads, other work runs on one thread for
+this long: BLAS worker threads keep spinning after a call, and a parallel kernel competing with
+them for the cores ran 20-50x slower than on one thread (and slowed the next BLAS call too).
+A product on one BLAS thread, or on the compiled kernels, leaves no workers spinning and
+starts no quiet time."""
 
 
 class _BlasThreads:
@@ -45,6 +57,8 @@ class _BlasThreads:
     def __init__(self) -> None:
         self._controllers: list[Any] | None = None
         self._current = 0
+        self._wide = False  # a product asked for several threads since `finished`
+        self._quiet_until = float("-inf")
 
     def _libraries(self) -> list[Any]:
         if self._controllers is None:
@@ -69,6 +83,20 @@ class _BlasThreads:
             for controller in self._libraries():
                 controller.set_num_threads(wanted)
             self._current = wanted
+        self._wide = self._wide or wanted > 1
+
+    def finished(self) -> bool:
+        """Whether a product ran on several BLAS threads since the last call (called after
+        each intrinsic launch): its workers may spin for a while, so the quiet time starts."""
+        if not self._wide:
+            return False
+        self._wide = False
+        self._quiet_until = perf_counter() + BLAS_QUIET_SECONDS
+        return True
+
+    def spinning(self) -> bool:
+        """Whether BLAS workers may still be spinning on the cores (the quiet time runs)."""
+        return perf_counter() < self._quiet_until
 
 
 def _configured_threads() -> int:
@@ -102,7 +130,7 @@ def prepare_intrinsics(program: Program) -> Callable[[list], None]:
         if inst.op is Op.MATMUL:
             steps.append(_prepare_matmul(inst, sources, where))
         else:
-            steps.append(functools.partial(_run_conv2d, inst, sources, where))
+            steps.append(_prepare_conv2d(inst, sources, where))
     if len(steps) == 1:
         return steps[0]
 
@@ -115,6 +143,35 @@ def prepare_intrinsics(program: Program) -> Callable[[list], None]:
 
 def _run_conv2d(inst: Instruction, sources: list[int], where: str, args: list) -> None:
     conv2d(inst, [args[i] for i in sources], where)
+
+
+def _prepare_conv2d(inst: Instruction, sources: list[int], where: str) -> Callable[[list], None]:
+    """`conv2d` for one instruction: a float32 convolution of one group goes to the implicit
+    GEMM prepared once (its tables and what its launches learn), a launch checking only the
+    buffers' extents and overlap (tens of microseconds less a launch, a third of a small
+    convolution's time)."""
+    general = functools.partial(_run_conv2d, inst, sources, where)
+    groups = int(inst.attr("groups"))  # type: ignore[arg-type]
+    if inst.dtype is not DType.F32 or groups != 1 or not _wide_vectors():
+        return general
+    from hologram.backends._cpu_conv import geometry_of, implicit
+
+    geo = geometry_of(inst)
+    conv = implicit(geo, _configured_threads())
+    oh, ow = geo.out
+    sizes = (geo.n * geo.c * geo.h * geo.w, geo.k * geo.c * geo.r * geo.s, geo.n * geo.k * oh * ow)
+    needed = (*sizes, geo.k)[: len(sources)]
+    zeros = np.zeros(geo.k, np.float32)
+
+    def run(args: list) -> None:
+        buffers = [args[i] for i in sources]
+        fits = all(b.size >= size for b, size in zip(buffers, needed, strict=True))
+        if not fits or not _apart(buffers[2], buffers):
+            general(args)  # the extent error, or NumPy's product for overlapping buffers
+            return
+        conv(buffers[0], buffers[1], buffers[2], buffers[3] if len(buffers) > 3 else zeros)
+
+    return run
 
 
 def _prepare_matmul(inst: Instruction, sources: list[int], where: str) -> Callable[[list], None]:
@@ -254,6 +311,15 @@ def _prepare_compiled(
 ) -> Callable[[list], None]:
     ia, ib, ic = sources
     dims = _sgemm_dims(inst)
+    split = _split_product(kernel, dims)
+    if split is not None:
+
+        def run_split(args: list) -> None:
+            a, b, c = args[ia], args[ib], args[ic]
+            if split(a, b, c):
+                matmul(inst, [a, b, c], where, packed=False)
+
+        return run_split
 
     def run(args: list) -> None:
         a, b, c = args[ia], args[ib], args[ic]
@@ -261,6 +327,19 @@ def _prepare_compiled(
             matmul(inst, [a, b, c], where, packed=False)  # reports, or copies what overlaps
 
     return run
+
+
+def _split_product(kernel: Callable[..., Any], dims: Any) -> Callable[..., int] | None:
+    """The product run in parts on the configured threads, where it is large enough to pay
+    and can be cut (`_cpu_split`); None where it stays on one thread."""
+    threads = _configured_threads()
+    batch, m, n, k = (int(x) for x in dims[:4])
+    if threads < 2 or 2 * batch * m * n * k < SPLIT_PRODUCT_FLOPS:
+        return None
+    from hologram.backends._cpu_split import SplitProduct
+
+    split = SplitProduct(kernel, dims, threads, blas_threads.spinning)
+    return split if split.parts > 1 else None
 
 
 def _ints(inst: Instruction, *names: str) -> list[int]:
@@ -357,6 +436,11 @@ def conv2d(inst: Instruction, buffers: list[np.ndarray], where: str) -> None:
     for which, buffer, needed in extents:
         _check_extent(where, which, buffer, needed)
     dtype: DType = inst.dtype  # type: ignore[assignment]
+    if dtype is DType.F32 and groups == 1 and _wide_vectors() and _apart(y_buf, buffers):
+        from hologram.backends._cpu_conv import conv2d_f32
+
+        conv2d_f32(inst, buffers, _configured_threads())  # an implicit GEMM: no patch matrix
+        return
     x = _compute(x_buf[: n * c * h * w], dtype).reshape(n, c, h, w)
     weights = _compute(w_buf[: k * cg * r * s], dtype).reshape(groups, kg, cg * r * s)
     if top or left or bottom or right:
@@ -371,6 +455,12 @@ def conv2d(inst: Instruction, buffers: list[np.ndarray], where: str) -> None:
     if len(buffers) > 3:
         y = y + _compute(buffers[3][:k], dtype).reshape(1, k, 1, 1)
     y_buf[: n * k * oh * ow] = y.reshape(-1)
+
+
+def _apart(out: np.ndarray, buffers: list[np.ndarray]) -> bool:
+    """Whether `out` shares no memory with the other buffers, all flat contiguous float32."""
+    flat = all(b.ndim == 1 and b.flags.c_contiguous and b.dtype == np.float32 for b in buffers)
+    return flat and not any(np.may_share_memory(out, b) for b in buffers if b is not out)
 
 
 def _grouped_product(dtype: DType, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -8,11 +8,13 @@ Intrinsic programs (MATMUL, CONV2D) skip Numba and run through NumPy and its BLA
 Threads: every kernel has a one-thread entry and a `prange` entry over Numba's thread pool
 (`settings().threads`, or one per core). The pool pays off only for launches that take a while
 on one thread, and a `parallel=True` function takes a second or so to compile, so a kernel's
-first two launches run on one thread and are timed; a later launch goes to the pool when the
-fastest time per lane seen says it would take at least `min_parallel_seconds` on one thread.
+first `SERIAL_PROBES` launches run on one thread and are timed; a later launch goes to the
+pool when the fastest time per lane seen says it would take at least `min_parallel_seconds`
+on one thread.
 Only then is the parallel entry compiled (once, and cached on disk). A parallel launch slower
 than the one-thread estimate (other processes own the cores) sends the kernel back to one
-thread for a number of launches that doubles each time.
+thread for a number of launches that grows with the time it lost and doubles with each loss
+in a row; a kernel's first parallel launches, which wake the pool, are not judged.
 A launch whose arguments are checked (every `launch`, and `bind_launch` once) calls the
 compiled function's native entry point directly, skipping Numba's type dispatch; a bound launch
 whose kernel is known to stay on one thread skips the timing too.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 import os
 import sys
 import threading
@@ -40,7 +43,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hologram.backends._cpu_intrinsics import blas_threads
+from hologram.backends._cpu_intrinsics import BLAS_QUIET_SECONDS, blas_threads
 from hologram.backends.base import HostBackend
 from hologram.codegen.numba_exprs import NARROW_FLOATS, memory_dtype, register_dtype
 from hologram.codegen.numba_source import PARALLEL_ENTRY, NumbaSource, render_numba
@@ -50,25 +53,30 @@ from hologram.isa.program import LaunchConfig, Param, ParamKind, Program
 
 MIN_PARALLEL_SECONDS = 50e-6
 """Launches estimated to take less than this on one thread stay on one thread."""
+SERIAL_PROBES = 3
+"""A kernel's first launches, timed on one thread before any goes parallel. The fastest of
+them is what parallel launches are judged against, so it must be a warm launch: an op's first
+two calls both write fresh memory (the allocator maps new pages for the first two results of
+a size), which made the estimate of a 1e6-element add 3x its warm time."""
 MAX_BACKOFF = 1024
 """The most one-thread launches a kernel is held to after parallel launches kept losing."""
 
 LOSS_AMORTISED = 16
 """A parallel launch that lost holds its kernel to one thread for this many times the launches
-it cost, so that retries add at most about 1/16 to the kernel's time on a busy machine."""
+it lost, so that retries add at most about 1/16 to the kernel's time on a busy machine."""
 
 MAX_HOLD = LOSS_AMORTISED * MAX_BACKOFF
 """The most one-thread launches one lost parallel launch holds its kernel to."""
+PARALLEL_WARMUP = 2
+"""A kernel's first parallel launches, which are not judged against one thread: the first
+starts or wakes the thread pool and faults the parallel code in (8-24 ms at 1e6 lanes, 100x
+a warm launch), and the second took 0.1-16 ms where later ones took 75 us. Judged like the
+others, they held the kernel to one thread for hundreds of launches."""
 _PARALLEL_LOCK = threading.Lock()
 """Numba's default thread pool runs one parallel region at a time in a process; a launch that
 finds it busy runs on its own thread instead."""
 _COMPILE_LOCK = threading.RLock()
 """Held while a kernel module is written, imported and compiled."""
-BLAS_QUIET_SECONDS = 0.2
-"""After an intrinsic (BLAS) launch on several BLAS threads, kernels run on one thread for
-this long: BLAS worker threads keep spinning after a call, and a parallel kernel competing with
-them for the cores ran 20-50x slower than on one thread (and slowed the next BLAS call too).
-A product on one BLAS thread leaves no workers spinning and starts no quiet time."""
 SOURCE_EPOCH = 10**9
 """Generated sources get modification times in [1e9, 2e9) seconds, chosen by their text."""
 
@@ -97,6 +105,7 @@ class _Timing:
     hold: int = 0  # one-thread launches still to run before trying parallel again
     backoff: int = 1  # the next `hold` if a parallel launch loses
     parallel_ready: bool = False
+    parallel_runs: int = 0
 
 
 @dataclass(frozen=True)
@@ -362,7 +371,7 @@ class CpuBackend(HostBackend):
         if self.threads < 2 or blocks < 2:
             return True
         timing = kernel.timing
-        if timing.serial_runs < 2 or timing.seconds_per_lane is None:
+        if timing.serial_runs < SERIAL_PROBES or timing.seconds_per_lane is None:
             return False
         return timing.seconds_per_lane * lanes < self.min_parallel_seconds
 
@@ -412,16 +421,16 @@ class CpuBackend(HostBackend):
         return status
 
     def _blas_finished(self) -> None:
-        # Only a product that ran on several BLAS threads leaves workers spinning on the cores.
-        if blas_threads.current > 1:
+        # Only a product that ran on several BLAS threads leaves workers spinning on the cores
+        # (not one on the compiled kernels, whose worker threads wait on a lock).
+        if blas_threads.finished():
             self._intrinsic_finished = perf_counter()
 
     def _wants_parallel(self, kernel: NativeKernel, blocks: int, lanes: int) -> bool:
         timing = kernel.timing
         if self.threads < 2 or blocks < 2:
             return False
-        if timing.serial_runs < 2 or timing.seconds_per_lane is None:
-            # Measure two launches on one thread first: the first also pays for page faults.
+        if timing.serial_runs < SERIAL_PROBES or timing.seconds_per_lane is None:
             return False
         if perf_counter() - self._intrinsic_finished < BLAS_QUIET_SECONDS:
             return False
@@ -446,17 +455,27 @@ class CpuBackend(HostBackend):
         status = int(kernel.parallel(self.threads, 0, blocks, *call))
         elapsed = perf_counter() - start
         self.stats.parallel_launches += 1
-        serial = timing.seconds_per_lane * lanes  # type: ignore[operator]
-        if elapsed > serial:
-            # Hold for LOSS_AMORTISED times as many one-thread launches as this one cost: a
-            # parallel launch that waited milliseconds for a busy core, retried after only as
-            # many launches as it lost, would double the kernel's average time on a busy machine.
-            lost = int(elapsed / serial) if serial > 0 else MAX_BACKOFF
-            timing.hold = min(max(timing.backoff, LOSS_AMORTISED * lost), MAX_HOLD)
-            timing.backoff = min(2 * timing.backoff, MAX_BACKOFF)
-        else:
-            timing.backoff = max(1, timing.backoff // 2)
+        timing.parallel_runs += 1
+        if timing.parallel_runs > PARALLEL_WARMUP:
+            _judge_parallel(timing, elapsed, timing.seconds_per_lane * lanes)  # type: ignore[operator]
         return status
+
+
+def _judge_parallel(timing: _Timing, elapsed: float, serial: float) -> None:
+    """Update a kernel's back-off after a parallel launch that took `elapsed` seconds, where
+    one thread's best would have taken `serial`."""
+    if elapsed <= serial:
+        timing.backoff = max(1, timing.backoff // 2)
+        return
+    # Hold for LOSS_AMORTISED times as many one-thread launches as this one lost: a parallel
+    # launch that waited milliseconds for a busy core, retried after only as many launches as
+    # it lost, would double the kernel's average time on a busy machine. What it lost is its
+    # excess over one thread's best, not its whole time: counting the whole time, a launch
+    # just over that best (noise: the best is a minimum) held the kernel for 16 launches, and
+    # a 1e6-lane add 1.4x faster on two threads ran on one most of the time.
+    lost = (elapsed - serial) / serial if serial > 0 else MAX_BACKOFF
+    timing.hold = min(max(timing.backoff, math.ceil(LOSS_AMORTISED * lost)), MAX_HOLD)
+    timing.backoff = min(2 * timing.backoff, MAX_BACKOFF)
 
 
 def _divergence(program: Program, status: int) -> LaunchError:
@@ -481,9 +500,10 @@ def runtime_tag() -> str:
     """A hash of the runtime helpers' source: part of every generated module's text."""
     import xxhash
 
-    from hologram.backends import _cpu_math, _cpu_runtime
+    from hologram.backends import _cpu_math, _cpu_runtime, _cpu_vector_pow
 
-    sources = b"".join(Path(m.__file__).read_bytes() for m in (_cpu_runtime, _cpu_math))
+    modules = (_cpu_runtime, _cpu_math, _cpu_vector_pow)
+    sources = b"".join(Path(m.__file__).read_bytes() for m in modules)
     return xxhash.xxh3_64_hexdigest(sources)
 
 

@@ -21,6 +21,13 @@ from onnx import TensorProto, helper, numpy_helper
 BACKENDS = ("cpu", "reference")
 
 
+@pytest.fixture(autouse=True)
+def _patch_matrix_path(monkeypatch):
+    """These tests cover the patch-matrix kernels: float32 convolutions stay off CONV2D
+    (tested in tests/backends/test_cpu_conv.py)."""
+    monkeypatch.setattr(_convolve, "IMPLICIT", False)
+
+
 def _conv_model(x_shape, w, bias, attrs, tail=(), residual_shape=None) -> onnx.ModelProto:
     """Conv(x, w, bias) then `tail` (node makers taking the conv output's name)."""
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)]
@@ -78,6 +85,13 @@ DEPTHWISE = {
     "same upper": ((1, 4, 7, 9), 1, dict(auto_pad="SAME_UPPER", strides=[2, 2])),
     "one by one plane": ((3, 4, 1, 1), 1, dict(pads=[1, 1, 1, 1])),
     "long rows in chunks": ((1, 2, 70, 33), 1, dict(pads=[1, 1, 1, 1])),
+    "stride 2, odd width, uneven pads": (
+        (2, 3, 9, 15),
+        1,
+        dict(pads=[0, 2, 1, 0], strides=[2, 2]),
+    ),  # fmt: skip
+    "stride 4, odd width": ((2, 3, 13, 19), 1, dict(pads=[1, 2, 1, 2], strides=[4, 4])),
+    "stride 5": ((1, 2, 12, 23), 1, dict(pads=[2, 2, 2, 2], strides=[5, 5])),
 }
 
 
@@ -90,6 +104,30 @@ def test_depthwise3(case, rng):
     model = _conv_model(x_shape, w, bias, dict(group=channels, **attrs))
     kernels = _check(model, {"x": rng.standard_normal(x_shape).astype(np.float32)})
     assert "onnx_conv_depthwise3" in kernels
+
+
+PAD_KERNELS = {
+    # stride, input width, side pads: the pad kernels that copy the input.
+    "stride 1": (1, 12, 1, ["onnx_conv_pad_copy"]),
+    "stride 2, even width": (2, 12, 1, ["onnx_conv_pad_runs"]),
+    "stride 2, odd width": (2, 13, 1, ["onnx_conv_pad_runs", "onnx_conv_pad_copy"]),
+    "stride 3, two columns left": (3, 14, 2, ["onnx_conv_pad_runs"] + ["onnx_conv_pad_copy"] * 2),
+    "stride 5: phase by phase": (5, 23, 2, ["onnx_conv_pad_copy"] * 5),
+}
+
+
+@pytest.mark.parametrize("case", PAD_KERNELS)
+def test_pad_copies_runs_then_the_rest(case, rng):
+    """Runs of `stride` input columns go to the phases in one pass; the columns left over
+    (and every column past `MAX_GROUPED_PHASES` phases) are copied phase by phase."""
+    stride, width, side, want = PAD_KERNELS[case]
+    x_shape = (2, 3, 7, width)
+    w = rng.standard_normal((3, 1, 3, 3)).astype(np.float32)
+    bias = rng.standard_normal(3).astype(np.float32)
+    attrs = dict(group=3, pads=[1, side, 1, side], strides=[1, stride])
+    model = _conv_model(x_shape, w, bias, attrs)
+    kernels = _check(model, {"x": rng.standard_normal(x_shape).astype(np.float32)})
+    assert [k for k in kernels if k.startswith("onnx_conv_pad")] == want
 
 
 def test_depthwise3_of_one_input_channel(rng):
@@ -202,7 +240,7 @@ def test_small_planes_share_blocks_over_several_launches(rng, monkeypatch):
     tail = [lambda a, b: helper.make_node("MaxPool", [a], [b], kernel_shape=[2, 2], pads=[1] * 4)]
     model = _conv_model(x_shape, w, bias, attrs, tail)
     kernels = _check(model, {"x": rng.standard_normal(x_shape).astype(np.float32)})
-    assert {"onnx_conv_pad", "onnx_im2col_padded", "onnx_pool_padded"} <= set(kernels)
+    assert {"onnx_conv_pad_runs", "onnx_im2col_padded", "onnx_pool_padded"} <= set(kernels)
     dw = rng.standard_normal((7, 1, 3, 3)).astype(np.float32)
     model = _conv_model(x_shape, dw, bias[:7], dict(group=7, **attrs))
     kernels = _check(model, {"x": rng.standard_normal(x_shape).astype(np.float32)})

@@ -18,8 +18,8 @@ from hologram.codegen.numba_source import render_numba
 from hologram.isa.program import Program
 from hologram.onnx.ops._conv_padded import (
     onnx_conv_depthwise3,
-    onnx_conv_pad,
     onnx_conv_pad_copy,
+    onnx_conv_pad_runs,
     onnx_im2col_padded,
 )
 from hologram.onnx.ops._pool_padded import onnx_pool_padded
@@ -32,20 +32,28 @@ def _programs() -> dict[str, Program]:
     """The kernels specialised for float32 (depthwise with its epilogue, both pool forms)."""
     arrays = {"x": F32, "out": F32}
     return {
-        "pad": onnx_conv_pad.specialize(arrays, table="uint32", phases=1),
-        "pad_phases": onnx_conv_pad.specialize(arrays, table="uint32", phases=2),
-        "pad_copy": onnx_conv_pad_copy.specialize(arrays),
+        "pad_copy": onnx_conv_pad_copy.specialize(arrays, phases=1),
+        "pad_copy_phases": onnx_conv_pad_copy.specialize(arrays, phases=5),
+        "pad_runs2": onnx_conv_pad_runs.specialize(arrays, phases=2),
+        "pad_runs4": onnx_conv_pad_runs.specialize(arrays, phases=4),
         "im2col": onnx_im2col_padded.specialize(x=F32, cols=F32, table="uint32"),
         "depthwise": onnx_conv_depthwise3.specialize(
             arrays, w=F32, bias=F32, residual=F32, table="uint32", act=1, has_residual=True
         ),
-        "max3": onnx_pool_padded.specialize(arrays, counts=F32, mode=0, k_w=3, s_w=1),
-        "avg_strided": onnx_pool_padded.specialize(arrays, counts=F32, mode=1, k_w=0, s_w=0),
+        "max3": onnx_pool_padded.specialize(
+            arrays, counts=F32, mode=0, k_w=3, s_w=1, k_hc=3, phases=1
+        ),
+        "max3_phased": onnx_pool_padded.specialize(
+            arrays, counts=F32, mode=0, k_w=3, s_w=1, k_hc=3, phases=2
+        ),
+        "avg_strided": onnx_pool_padded.specialize(
+            arrays, counts=F32, mode=1, k_w=0, s_w=0, k_hc=0, phases=1
+        ),
     }
 
 
 PROGRAMS = _programs()
-WINDOWED = ("max3", "avg_strided")
+WINDOWED = ("max3", "max3_phased", "avg_strided")
 """The kernels whose lanes loop over their window's taps (the depthwise taps are unrolled)."""
 
 

@@ -1,11 +1,13 @@
 """Convolution kernels that read a zero-padded copy of the input (1-D and 2-D windows).
 
-Padding the input once (`onnx_conv_pad`, skipped when there is no padding and the stride
-is 1) leaves every window position inside the array, so the kernels that follow need no
-bounds tests and their inner loops run straight along an output row, which the compiler
-vectorises. At a horizontal stride s > 1 the padded rows are also split into s phases (the
-columns of each residue modulo s, one after the other): a window tap then reads consecutive
-elements of one phase, so strided convolutions load contiguous memory too.
+Padding the input once (`pad_input`, skipped when there is no padding and the stride is 1)
+leaves every window position inside the array, so the kernels that follow need no bounds
+tests and their inner loops run straight along an output row, which the compiler vectorises.
+At a horizontal stride s > 1 the padded rows are also split into s phases (the columns of
+each residue modulo s, one after the other): a window tap then reads consecutive elements of
+one phase, so strided convolutions load contiguous memory too. The padded copy is a fill,
+then `onnx_conv_pad_runs` (each run of s input columns to the s phases) and
+`onnx_conv_pad_copy` (what is left, column by column of a phase; at stride 1 every column).
 
 - `onnx_im2col_padded` writes the patch matrix, one lane per element;
 - `onnx_conv_depthwise3` convolves groups of one input channel (depthwise convolutions, and
@@ -54,6 +56,9 @@ BLOCK_LANES = 256
 
 MAX_DEPTH = 64
 """The most planes of a block (the CUDA limit on a block's z)."""
+
+MAX_GROUPED_PHASES = 4
+"""The most phases `onnx_conv_pad_runs` writes (larger strides copy phase by phase)."""
 
 
 @dataclass(frozen=True)
@@ -107,17 +112,27 @@ def pad_input(
     phase_width = -(-width // phases)
     width = phase_width * phases
     out = ctx.scratch((images, channels, height, width), x.elem)
-    if phases == 1:
-        # Fill, then copy what fits: both passes run unmasked, unlike one pass that tests
-        # every element's column.
-        fill_tensor(ctx, out, fill)
-        rows, columns = min(in_h, height - p_h), min(in_w, width - p_w)
-        args = [x, out, in_h, in_w, height, width, p_h, p_w, columns]
-        launch_rows(ctx, onnx_conv_pad_copy, (images * channels, rows, columns), args)
+    # Fill, then copy what fits: both passes run unmasked, each copy's loads and stores have
+    # constant strides (one pass that tested every element's column and gathered its source
+    # ran ten times slower).
+    fill_tensor(ctx, out, fill)
+    rows, columns = min(in_h, height - p_h), min(in_w, width - p_w)
+    if rows <= 0 or columns <= 0:
         return Padded(out, height, width, phases, phase_width)
-    table = magic_table(ctx, [phases], [])
-    args = [x, out, table, in_h, in_w, height, width, p_h, p_w, phases, phase_width, float(fill)]
-    launch_rows(ctx, onnx_conv_pad, (images * channels * phases, height, phase_width), args)
+    geometry = [in_h, in_w, height, width, p_h]
+    runs = columns // phases if 1 < phases <= MAX_GROUPED_PHASES else 0
+    if runs:
+        # Runs of `phases` consecutive input columns, one to each phase: the loads are one
+        # whole interleaved group, which the cpu reads as vectors and shuffles apart.
+        places = [((e + p_w) % phases) * phase_width + (e + p_w) // phases for e in range(4)]
+        args = [x, out, *geometry, *places, runs, phases]
+        launch_rows(ctx, onnx_conv_pad_runs, (images * channels, rows, runs), args)
+    # The rest column by column of each phase (at stride 1: every column).
+    for start in range(runs * phases, min(runs * phases + phases, columns)):
+        at = (start + p_w) % phases * phase_width + (start + p_w) // phases
+        count = -(-(columns - start) // phases)
+        args = [x, out, *geometry, at, start, count, phases]
+        launch_rows(ctx, onnx_conv_pad_copy, (images * channels, rows, count), args)
     return Padded(out, height, width, phases, phase_width)
 
 
@@ -130,21 +145,63 @@ def onnx_conv_pad_copy(
     height: hg.int64,
     width: hg.int64,
     pad_h: hg.int64,
-    pad_w: hg.int64,
-    columns: hg.int64,
+    to: hg.int64,
+    start: hg.int64,
+    count: hg.int64,
+    phases: hg.Const[int],
     planes: hg.int64,
     first: hg.int64,
 ):
-    """Lane (iw, ih, j) copies element (ih, iw) of plane first + j (j < planes) of `x` (in_h x
-    in_w) to (ih + pad_h, iw + pad_w) of the same plane of `out` (height x width), for the
-    first `columns` columns (the grid's rows are the ones that fit)."""
-    iw = hg.int64(hg.global_id(0))
+    """Lane (m, ih, j) copies element (ih, start + m * phases) of plane first + j (j < planes)
+    of `x` (in_h x in_w) to (ih + pad_h, to + m) of the same plane of `out` (height x width),
+    for m < count (the grid's rows are the ones that fit). At `phases` > 1 the cpu gathers
+    the loads: `onnx_conv_pad_runs` copies most columns then."""
+    m = hg.int64(hg.global_id(0))
     ih = hg.int64(hg.global_id(1))
     j = hg.int64(hg.global_id(2))
-    if iw < columns:  # noqa: SIM102
+    # The lane's x alone first: a block whose lanes all pass it runs unmasked.
+    if m < count:  # noqa: SIM102
         if ih < in_h and ih + pad_h < height and j < planes:
-            at = ((j + first) * height + ih + pad_h) * width + pad_w
-            out[at + iw] = x[((j + first) * in_h + ih) * in_w + iw]
+            at = ((j + first) * height + ih + pad_h) * width + to
+            out[at + m] = x[((j + first) * in_h + ih) * in_w + start + m * phases]
+
+
+@hg.kernel
+def onnx_conv_pad_runs(
+    x: hg.Array,
+    out: hg.Array,
+    in_h: hg.int64,
+    in_w: hg.int64,
+    height: hg.int64,
+    width: hg.int64,
+    pad_h: hg.int64,
+    to0: hg.int64,
+    to1: hg.int64,
+    to2: hg.int64,
+    to3: hg.int64,
+    runs: hg.int64,
+    phases: hg.Const[int],
+    planes: hg.int64,
+    first: hg.int64,
+):
+    """Lane (t, ih, j) copies elements (ih, t * phases + e), e < phases (2 to 4), of plane
+    first + j (j < planes) of `x` (in_h x in_w) to (ih + pad_h, to_e + t) of the same plane of
+    `out` (height x width), for t < runs (the grid's rows are the ones that fit). `phases` is
+    a constant so that the loads are one interleaved group of a known stride."""
+    t = hg.int64(hg.global_id(0))
+    ih = hg.int64(hg.global_id(1))
+    j = hg.int64(hg.global_id(2))
+    # The lane's x alone first: a block whose lanes all pass it runs unmasked.
+    if t < runs:  # noqa: SIM102
+        if ih < in_h and ih + pad_h < height and j < planes:
+            at = ((j + first) * height + ih + pad_h) * width + t
+            src = ((j + first) * in_h + ih) * in_w + t * phases
+            out[at + to0] = x[src]
+            out[at + to1] = x[src + 1]
+            if phases > 2:
+                out[at + to2] = x[src + 2]
+            if phases > 3:
+                out[at + to3] = x[src + 3]
 
 
 def magic_table(ctx: OpContext, pitches: list[int], extra: list[int]) -> TensorRef:
@@ -170,49 +227,6 @@ def launch_rows(
         count = min(MAX_PLANES * depth, planes - first)
         grid = (-(-length // width), -(-rows // height), -(-count // depth))
         ctx.launch(kernel, grid, (width, height, depth), [*args, count, first])
-
-
-@hg.kernel
-def onnx_conv_pad(
-    x: hg.Array,
-    out: hg.Array,
-    table: hg.Array,
-    in_h: hg.int64,
-    in_w: hg.int64,
-    height: hg.int64,
-    width: hg.int64,
-    pad_h: hg.int64,
-    pad_w: hg.int64,
-    phases: hg.Const[int],
-    phase_width: hg.int64,
-    fill: hg.float64,
-    planes: hg.int64,
-    first: hg.int64,
-):
-    """Lane (m, h, z') of plane z = j * phases + f = first + z' (z' < planes) writes element
-    m of phase f of row h < height of plane j of `out` (rows of `phases` x `phase_width`):
-    padded column i = m * phases + f of plane j of `x` (in_h x in_w) moved down by pad_h rows
-    and right by pad_w columns, `fill` around it (what does not fit is left out). `table` holds
-    `pitch_magic(phases)`; `phases` is a constant so that a lane's load has a known stride
-    (a runtime one makes the cpu gather)."""
-    m = hg.int64(hg.global_id(0))
-    h = hg.int64(hg.global_id(1))
-    zl = hg.int64(hg.global_id(2))
-    # The lane's x alone first: a block whose lanes all pass it runs unmasked.
-    if m < phase_width:  # noqa: SIM102
-        if h < height and zl < planes:
-            z = hg.uint32(zl) + hg.uint32(first)
-            j = hg.int64(magic_quotient(z, table, 0))
-            f = hg.int64(z) - j * phases
-            ih = h - pad_h
-            iw = m * phases + f - pad_w
-            # The row's test apart from the column's: it is the same for the whole row.
-            inside = ih >= 0 and ih < in_h
-            v = out.dtype(fill)
-            if inside:  # noqa: SIM102
-                if iw >= 0 and iw < in_w:
-                    v = out.dtype(x[(j * in_h + ih) * in_w + iw])
-            out[(j * height + h) * width + f * phase_width + m] = v
 
 
 @hg.kernel

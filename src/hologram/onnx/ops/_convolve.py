@@ -24,12 +24,18 @@ when the product went straight into the output and there is nothing to add. Grou
 channels (depthwise convolutions) run `onnx_conv_direct` instead, which applies the
 `PostOps` itself: their products are too small for BLAS to win back the patch matrix's cost.
 
+float32 2-D convolutions of one group whose window is larger than 1x1 (`implicit_applies`)
+launch the CONV2D intrinsic instead, which adds the bias and writes NCHW (on the cpu an
+implicit GEMM that forms no patch matrix: `backends/_cpu_conv.py`); the epilogue then runs in
+place only for the `PostOps`.
+
 Integer convolutions compute in float64: products of 8-bit values summed over any realistic
 window are exact there, and float64 BLAS is far faster than integer matrix products.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,6 +43,8 @@ import numpy as np
 import hologram as hg
 from hologram.compiler import types
 from hologram.compiler.context import OpContext, TensorRef
+from hologram.isa.builder import Builder
+from hologram.isa.program import Program
 from hologram.onnx.ops._conv_kernels import (
     NONE,
     PLAIN,
@@ -61,6 +69,16 @@ from hologram.onnx.ops._nn_kernels import BLOCK, fill, launch_matmul
 CHUNK_ELEMENTS = 1 << 19
 """Patch-matrix elements per product when one group's images are split into chunks: a chunk's
 patch matrix and product stay in cache between the im2col, the product and the epilogue."""
+IMPLICIT = True
+"""float32 2-D convolutions of one group run on the CONV2D intrinsic (`implicit_applies`);
+False keeps them on the patch matrix (the kernels' own tests use it)."""
+IMPLICIT_MIN_WIDTH = 5
+"""The narrowest output (pixels per row) that CONV2D serves but for 4 (see `implicit_applies`)."""
+IMPLICIT_MIN_PIXELS = 256
+"""Output pixels per filter, over the images, that 4-wide outputs need to run on CONV2D."""
+IMPLICIT_MAX_STRIDE = 4
+"""The largest stride that CONV2D serves (its padded copy splits columns into up to 4 phases
+by vectors; larger strides copy element by element)."""
 DIRECT_MAX_CHANNELS = 16
 """Groups whose `channels in x channels out` is at most this run the direct kernel (measured:
 on par with im2col at 4 x 4, twice as fast at 1 x 2, 2.5 times slower at 16 x 16)."""
@@ -246,6 +264,9 @@ def convolve(
         depthwise3(ctx, padded, weights, bias, out, counts, win, _post_args(post))
         return
     few_channels = shape.cg * shape.kg <= DIRECT_MAX_CHANNELS
+    if plain and not few_channels and implicit_applies(x, out, shape, compute):
+        _implicit(ctx, x, weights, out, shape, bias, post)
+        return
     if plain and few_channels:
         _direct(ctx, x, weights, out, shape, compute, bias, post)
         return
@@ -277,6 +298,84 @@ def convolve(
     zero_bias = bias.value is not None and not np.any(np.asarray(bias.value) != 0)
     if acc is not out or not zero_bias or post.active:
         _epilogue(ctx, acc, out, shape, requantize, acc_strides, bias, post)
+
+
+def implicit_applies(x: TensorRef, out: TensorRef, shape: ConvShape, compute: int) -> bool:
+    """Whether the convolution runs on the CONV2D intrinsic (an implicit GEMM on the cpu):
+    float32 throughout, one group, a 2-D window larger than 1x1 at strides up to
+    `IMPLICIT_MAX_STRIDE`, whose output rows are at least `IMPLICIT_MIN_WIDTH` wide, or 4
+    wide with at least `IMPLICIT_MIN_PIXELS` output pixels per filter."""
+    win = shape.window
+    if not IMPLICIT or compute != types.FLOAT or x.elem != compute or out.elem != compute:
+        return False
+    # Measured against the patch matrix, per convolution of ResNet, UNet and MobileNet at
+    # batches 1 and 32 (one thread): 1x1 windows (their patch matrix is a strided copy) no
+    # faster; stride 1 0.6-0.75x, stride 2 0.73-0.88x, 4-wide outputs 0.82-0.86x at batch 32
+    # but 1.1-1.16x at batch 1 (one 4 x 4 plane fills one vector of a 4-vector strip).
+    width = win.out[-1]
+    narrow = width == 4 and shape.images * win.out_size >= IMPLICIT_MIN_PIXELS
+    if (
+        shape.groups != 1
+        or win.rank != 2
+        or win.kernel_size == 1
+        or max(win.strides) > IMPLICIT_MAX_STRIDE
+        or (width < IMPLICIT_MIN_WIDTH and not narrow)
+    ):
+        return False
+    return min(win.pads_begin + win.pads_end) >= 0 and tuple(win.out) == _conv2d_out(win)
+
+
+def _conv2d_out(win: Window) -> tuple[int, ...]:
+    """The output extents CONV2D gives for `win` (docs/isa.mdx)."""
+    return tuple(
+        (size + begin + end - dilation * (kernel - 1) - 1) // stride + 1
+        for size, kernel, stride, dilation, begin, end in zip(
+            win.spatial,
+            win.kernel,
+            win.strides,
+            win.dilations,
+            win.pads_begin,
+            win.pads_end,
+            strict=True,
+        )
+    )
+
+
+@functools.cache
+def conv2d_program(sizes: tuple[int, ...], geometry: tuple[tuple[int, ...], ...]) -> Program:
+    """A CONV2D program with bias: `sizes` (n, c, h, w, k, r, s), `geometry` (stride, pad,
+    dilation)."""
+    b = Builder("onnx_conv2d")
+    x, w = b.buffer("x", "f32"), b.buffer("w", "f32")
+    y, bias = b.buffer("y", "f32", "write"), b.buffer("bias", "f32")
+    names = ("n", "c", "h", "w", "k", "r", "s")
+    stride, pad, dilation = geometry
+    attrs = dict(zip(names, sizes, strict=True))
+    b.conv2d(x, w, y, bias, stride=stride, pad=pad, dilation=dilation, groups=1, **attrs)
+    return b.build()
+
+
+def _implicit(
+    ctx: OpContext,
+    x: TensorRef,
+    weights: TensorRef,
+    out: TensorRef,
+    shape: ConvShape,
+    bias: TensorRef,
+    post: PostOps,
+) -> None:
+    """The convolution on the CONV2D intrinsic, which adds the bias and writes `out` (NCHW);
+    then the epilogue in place for `post`."""
+    win = shape.window
+    (h, w), (r, s) = win.spatial, win.kernel
+    sizes = (shape.images, shape.channels, h, w, shape.filters, r, s)
+    pads = (win.pads_begin[0], win.pads_begin[1], win.pads_end[0], win.pads_end[1])
+    geometry = (tuple(win.strides), pads, tuple(win.dilations))
+    ctx.launch(conv2d_program(sizes, geometry), 1, 1, [x, weights, out, bias])
+    if post.active:
+        p = win.out_size
+        zeros = _zeros(ctx, shape.filters, types.FLOAT)
+        _epilogue(ctx, out, out, shape, None, (shape.filters * p, p), zeros, post)
 
 
 def _chunked(
