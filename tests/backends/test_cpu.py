@@ -11,6 +11,7 @@ import textwrap
 import threading
 import zlib
 from pathlib import Path
+from time import perf_counter
 
 import ml_dtypes
 import numpy as np
@@ -50,7 +51,7 @@ def launch_threaded(backend: cpu.CpuBackend, program, config: LaunchConfig, args
         backend.launch(program, config, args)
     # Kernels are shared across backends: an earlier parallel launch that lost to one thread
     # (on a busy machine) may have left this one held to one thread for a while.
-    backend.compile(program).timing.hold = 0
+    backend.compile(program).timing.held_until = 0.0
     backend.launch(program, config, args)
     if backend.threads > 1:
         assert backend.stats.parallel_launches > before
@@ -440,13 +441,17 @@ def test_a_parallel_launch_slower_than_one_thread_backs_off(threaded):
     launch_threaded(threaded, program, LaunchConfig(8, 8), [ys])
     timing = threaded.compile(program).timing
     timing.seconds_per_lane = 1e-15  # claim one thread is all but instant: the pool loses
-    timing.hold, timing.backoff = 0, 1
+    timing.held_until, timing.backoff = 0.0, 1
     timing.parallel_runs = max(timing.parallel_runs, cpu.PARALLEL_WARMUP)  # judged
+    start = perf_counter()
     threaded.launch(program, LaunchConfig(8, 8), [ys])
-    # Held for LOSS_AMORTISED times as many one-thread launches as it cost, up to the cap.
-    assert (timing.hold, timing.backoff) == ((cpu.MAX_HOLD, 2) if threaded.threads > 1 else (0, 1))
+    # Held from the launch's end for LOSS_AMORTISED times the time it lost: past its start.
+    if threaded.threads > 1:
+        assert timing.held_until > start and timing.backoff == 2
+    else:
+        assert (timing.held_until, timing.backoff) == (0.0, 1)
     assert ys.tolist() == [7] * 64
-    timing.hold, timing.backoff = 0, 1  # kernels are shared: leave it as found
+    timing.held_until, timing.backoff = 0.0, 1  # kernels are shared: leave it as found
 
 
 def test_a_kernels_first_parallel_launches_are_not_held_against_it(threaded):
@@ -465,9 +470,10 @@ def test_a_kernels_first_parallel_launches_are_not_held_against_it(threaded):
     timing.seconds_per_lane = 1e-15  # claim one thread is all but instant: the pool loses
     for runs in range(1, cpu.PARALLEL_WARMUP + 1):
         threaded.launch(program, config, [ys])
-        assert (timing.parallel_runs, timing.hold, timing.backoff) == (runs, 0, 1)
+        assert (timing.parallel_runs, timing.held_until, timing.backoff) == (runs, 0.0, 1)
+    start = perf_counter()
     threaded.launch(program, config, [ys])
-    assert (timing.hold, timing.backoff) == (cpu.MAX_HOLD, 2)
+    assert timing.held_until > start and timing.backoff == 2
     assert ys.tolist() == [8] * 64
 
 
@@ -478,16 +484,22 @@ SERIAL = 2.0**-13
 @pytest.mark.parametrize(
     ("elapsed", "hold", "backoff"),
     [
-        (0.75 * SERIAL, 0, 2),  # a win halves the back-off
-        (1.125 * SERIAL, 4, 8),  # an eighth lost, 2 launches' hold: the back-off rules
-        (161 * SERIAL, 16 * 160, 8),  # a stall: held for 16x the 160 launches it lost
-        (10.0, cpu.MAX_HOLD, 8),
+        (0.75 * SERIAL, None, 2),  # a win halves the back-off and holds nothing
+        (1.125 * SERIAL, 16 * 0.125 * SERIAL * 4, 8),  # 16x the eighth it lost, times 4
+        (161 * SERIAL, 16 * 160 * SERIAL * 4, 8),  # a stall: 16x the 160 launches it lost
+        (10.0, cpu.MAX_HOLD_SECONDS, 8),  # at most MAX_HOLD_SECONDS
     ],
 )
 def test_a_lost_parallel_launch_holds_its_kernel_for_what_it_lost(elapsed, hold, backoff):
     timing = cpu._Timing(seconds_per_lane=SERIAL / 1000, serial_runs=3, backoff=4)
+    before = perf_counter()
     cpu._judge_parallel(timing, elapsed, SERIAL)
-    assert (timing.hold, timing.backoff) == (hold, backoff)
+    after = perf_counter()
+    assert timing.backoff == backoff
+    if hold is None:
+        assert timing.held_until == 0.0 and not timing.held()
+    else:
+        assert before + hold <= timing.held_until <= after + hold
 
 
 def test_a_parallel_launch_that_wins_eases_the_backoff(threaded):
@@ -496,11 +508,12 @@ def test_a_parallel_launch_that_wins_eases_the_backoff(threaded):
     launch_threaded(threaded, program, LaunchConfig(8, 8), [ys])
     timing = threaded.compile(program).timing
     timing.seconds_per_lane = 1.0  # claim one thread is slow: the pool can only win
-    timing.hold, timing.backoff = 0, 8
+    timing.held_until, timing.backoff = 0.0, 8
     timing.parallel_runs = max(timing.parallel_runs, cpu.PARALLEL_WARMUP)  # judged
     ys[:] = 0
     threaded.launch(program, LaunchConfig(8, 8), [ys])
-    assert (timing.hold, timing.backoff) == ((0, 4) if threaded.threads > 1 else (0, 8))
+    expected = (0.0, 4) if threaded.threads > 1 else (0.0, 8)
+    assert (timing.held_until, timing.backoff) == expected
     assert ys.tolist() == [7] * 64
 
 

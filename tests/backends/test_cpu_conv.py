@@ -4,6 +4,8 @@ its one-thread ones; which ONNX convolutions lower to it."""
 
 from __future__ import annotations
 
+from time import perf_counter
+
 import numba
 import numpy as np
 import onnxruntime as ort
@@ -164,12 +166,12 @@ def test_held_convolution_runs_on_one_thread(rng, monkeypatch):
     monkeypatch.setattr(_cpu_conv, "SPLIT_FLOPS", 0)
     geo = _cpu_conv.ConvGeometry(4, 8, 16, 16, 8, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1))
     conv = _cpu_conv.SplitConv(_cpu_conv.ImplicitConv(geo), 2, lambda: False)
-    conv.timing.serial_runs, conv.timing.hold = 2, 3
+    conv.timing.serial_runs, conv.timing.held_until = 2, perf_counter() + 3600.0
     x = rng.standard_normal(4 * 8 * 16 * 16).astype(np.float32)
     wt = rng.standard_normal(8 * 8 * 9).astype(np.float32)
     y = np.empty(4 * 8 * 16 * 16, np.float32)
     conv(x, wt, y, np.zeros(8, np.float32))
-    assert conv.timing.hold == 2 and conv.timing.serial_runs == 3
+    assert conv.timing.held() and conv.timing.serial_runs == 3
     assert conv.timing.parallel_runs == 0
 
 

@@ -3,6 +3,8 @@ NumPy's float64 products, and the back-off that keeps them on one thread while t
 
 from __future__ import annotations
 
+from time import perf_counter
+
 import numpy as np
 import pytest
 
@@ -93,17 +95,18 @@ def test_a_split_product_learns_from_its_launches(rng):
         assert product(a, b, c) == 0
         results.append(c)
     timing = product.timing
-    assert (timing.serial_runs, timing.parallel_runs, timing.hold) == (2, PARALLEL_WARMUP, 0)
+    assert (timing.serial_runs, timing.parallel_runs, timing.held()) == (2, PARALLEL_WARMUP, False)
     for c in results[1:]:
         np.testing.assert_array_equal(c, results[0])
     check(results[0], 0, 0, expected, k)
-    timing.hold = 3  # as after a lost split launch: the next three run on one thread
+    timing.held_until = perf_counter() + 3600.0  # as after a lost split launch: one thread
     for _ in range(3):
         product(a, b, np.zeros(m * n, np.float32))
-    assert (timing.serial_runs, timing.parallel_runs, timing.hold) == (5, PARALLEL_WARMUP, 0)
+    assert (timing.serial_runs, timing.parallel_runs) == (5, PARALLEL_WARMUP)
+    timing.held_until = 0.0  # the hold has passed
     product(a, b, np.zeros(m * n, np.float32))
     assert timing.parallel_runs == PARALLEL_WARMUP + 1
-    timing.hold = 0  # whatever that judged launch taught (a busy machine holds it)
+    timing.held_until = 0.0  # whatever that judged launch taught (a busy machine holds it)
     product.since_serial = RETIME_EVERY  # then one on one thread, to retime it
     product(a, b, np.zeros(m * n, np.float32))
     assert (timing.serial_runs, timing.parallel_runs) == (6, PARALLEL_WARMUP + 1)

@@ -18,8 +18,8 @@ scratch, or, where there is one chunk (one image, say), ranges of its strips onc
 is padded. Every output pixel is computed by the same tile over the same steps either way,
 so the result is bitwise the same as on one thread. A convolution learns like the backend's
 parallel kernels (`cpu._Timing`): its first launches run on one thread and are timed, and a
-split launch slower than the fastest one-thread launch holds it to one thread for a number
-of launches that grows with the loss.
+split launch slower than the fastest one-thread launch holds it to one thread for a time
+that grows with the loss.
 """
 
 from __future__ import annotations
@@ -344,21 +344,19 @@ class SplitConv:
     def __call__(self, x: np.ndarray, w: np.ndarray, y: np.ndarray, bias: np.ndarray) -> None:
         """Y = conv(X, W) + bias."""
         timing = self.timing
-        if timing.serial_runs >= 2 and len(self.table) > 1:
-            if timing.hold > 0:
-                timing.hold -= 1
-            # The pool runs one region at a time: a launch that finds it busy stays here.
-            elif not self.quiet() and _PARALLEL_LOCK.acquire(False):
-                try:
-                    start = perf_counter()
-                    self.conv.run_parts(x, w, y, bias, self.table)
-                    elapsed = perf_counter() - start
-                finally:
-                    _PARALLEL_LOCK.release()
-                timing.parallel_runs += 1
-                if timing.parallel_runs > PARALLEL_WARMUP:
-                    _judge_parallel(timing, elapsed, timing.seconds_per_lane)  # type: ignore[arg-type]
-                return
+        ready = timing.serial_runs >= 2 and len(self.table) > 1 and not timing.held()
+        # The pool runs one region at a time: a launch that finds it busy stays here.
+        if ready and not self.quiet() and _PARALLEL_LOCK.acquire(False):
+            try:
+                start = perf_counter()
+                self.conv.run_parts(x, w, y, bias, self.table)
+                elapsed = perf_counter() - start
+            finally:
+                _PARALLEL_LOCK.release()
+            timing.parallel_runs += 1
+            if timing.parallel_runs > PARALLEL_WARMUP:
+                _judge_parallel(timing, elapsed, timing.seconds_per_lane)  # type: ignore[arg-type]
+            return
         start = perf_counter()
         self.conv.run(x, w, y, bias)
         elapsed = perf_counter() - start

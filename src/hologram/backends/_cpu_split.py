@@ -18,7 +18,7 @@ On a machine whose cores are busy with other work a second thread can only wait 
 so each product learns like the backend's parallel kernels do, with their record and rules
 (`cpu._Timing`, `cpu._judge_parallel`): its first launches run on one thread and are timed,
 and a split launch slower than the fastest one-thread launch holds the product to one thread
-for a number of launches that grows with the loss.
+for a time that grows with the loss.
 """
 
 from __future__ import annotations
@@ -125,10 +125,8 @@ class SplitProduct:
 
     def __call__(self, a: Any, b: Any, c: Any) -> int:
         timing = self.timing
-        if timing.serial_runs >= 2 and self.parts > 1:
-            if timing.hold > 0:
-                timing.hold -= 1
-            elif self.since_serial >= RETIME_EVERY:
+        if timing.serial_runs >= 2 and self.parts > 1 and not timing.held():
+            if self.since_serial >= RETIME_EVERY:
                 self.since_serial = 0
             # The pool runs one region at a time: a launch that finds it busy stays here.
             elif not self.quiet() and _PARALLEL_LOCK.acquire(False):

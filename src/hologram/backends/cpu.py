@@ -13,8 +13,9 @@ pool when the fastest time per lane seen says it would take at least `min_parall
 on one thread.
 Only then is the parallel entry compiled (once, and cached on disk). A parallel launch slower
 than the one-thread estimate (other processes own the cores) sends the kernel back to one
-thread for a number of launches that grows with the time it lost and doubles with each loss
-in a row; a kernel's first parallel launches, which wake the pool, are not judged.
+thread for a while: 16 times the time it lost, doubled with each loss in a row (a time, not
+a count of launches, so that a burst of contention is forgotten once it has passed); a
+kernel's first parallel launches, which wake the pool, are not judged.
 A launch whose arguments are checked (every `launch`, and `bind_launch` once) calls the
 compiled function's native entry point directly, skipping Numba's type dispatch; a bound launch
 whose kernel is known to stay on one thread skips the timing too.
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import math
 import os
 import sys
 import threading
@@ -59,14 +59,14 @@ them is what parallel launches are judged against, so it must be a warm launch: 
 two calls both write fresh memory (the allocator maps new pages for the first two results of
 a size), which made the estimate of a 1e6-element add 3x its warm time."""
 MAX_BACKOFF = 1024
-"""The most one-thread launches a kernel is held to after parallel launches kept losing."""
+"""The most a kernel's hold is multiplied by after parallel launches kept losing in a row."""
 
 LOSS_AMORTISED = 16
-"""A parallel launch that lost holds its kernel to one thread for this many times the launches
-it lost, so that retries add at most about 1/16 to the kernel's time on a busy machine."""
+"""A parallel launch that lost holds its kernel to one thread for this many times the time it
+lost (times the back-off), so that retries cost at most about 1/16 of the time that passes."""
 
-MAX_HOLD = LOSS_AMORTISED * MAX_BACKOFF
-"""The most one-thread launches one lost parallel launch holds its kernel to."""
+MAX_HOLD_SECONDS = 2.0
+"""The longest one lost parallel launch holds its kernel to one thread."""
 PARALLEL_WARMUP = 2
 """A kernel's first parallel launches, which are not judged against one thread: the first
 starts or wakes the thread pool and faults the parallel code in (8-24 ms at 1e6 lanes, 100x
@@ -102,10 +102,14 @@ class _Timing:
 
     seconds_per_lane: float | None = None  # the fastest one-thread launch seen
     serial_runs: int = 0
-    hold: int = 0  # one-thread launches still to run before trying parallel again
-    backoff: int = 1  # the next `hold` if a parallel launch loses
+    held_until: float = 0.0  # perf_counter() before which launches stay on one thread
+    backoff: int = 1  # multiplies the next hold if a parallel launch loses
     parallel_ready: bool = False
     parallel_runs: int = 0
+
+    def held(self) -> bool:
+        """Whether a lost parallel launch still holds this kernel to one thread."""
+        return self.held_until > 0.0 and perf_counter() < self.held_until
 
 
 @dataclass(frozen=True)
@@ -434,8 +438,7 @@ class CpuBackend(HostBackend):
             return False
         if perf_counter() - self._intrinsic_finished < BLAS_QUIET_SECONDS:
             return False
-        if timing.hold > 0:
-            timing.hold -= 1
+        if timing.held():
             return False
         return timing.seconds_per_lane * lanes >= self.min_parallel_seconds
 
@@ -467,14 +470,15 @@ def _judge_parallel(timing: _Timing, elapsed: float, serial: float) -> None:
     if elapsed <= serial:
         timing.backoff = max(1, timing.backoff // 2)
         return
-    # Hold for LOSS_AMORTISED times as many one-thread launches as this one lost: a parallel
-    # launch that waited milliseconds for a busy core, retried after only as many launches as
-    # it lost, would double the kernel's average time on a busy machine. What it lost is its
-    # excess over one thread's best, not its whole time: counting the whole time, a launch
-    # just over that best (noise: the best is a minimum) held the kernel for 16 launches, and
-    # a 1e6-lane add 1.4x faster on two threads ran on one most of the time.
-    lost = (elapsed - serial) / serial if serial > 0 else MAX_BACKOFF
-    timing.hold = min(max(timing.backoff, math.ceil(LOSS_AMORTISED * lost)), MAX_HOLD)
+    # Hold for LOSS_AMORTISED times the time it lost: a parallel launch that waited
+    # milliseconds for a busy core, retried soon, would double the kernel's time on a busy
+    # machine. What it lost is its excess over one thread's best, not its whole time (the best
+    # is a minimum: noise crosses it often). The hold is a time, not a count of launches: a
+    # burst of contention (another library's threads spinning after its own call) made a
+    # kernel launched once per model run lose 10-100x once, and a count of 16x that many
+    # launches held it to one thread for seconds after the burst had passed.
+    hold = LOSS_AMORTISED * (elapsed - serial) * timing.backoff
+    timing.held_until = perf_counter() + min(hold, MAX_HOLD_SECONDS)
     timing.backoff = min(2 * timing.backoff, MAX_BACKOFF)
 
 
