@@ -38,8 +38,8 @@ def test_long_rows_split_across_lanes(executor, rng, kind):
 @pytest.mark.parametrize("kind", list(ORACLES))
 def test_long_columns_split_across_lanes(executor, rng, kind):
     # Axis 0 of a tall matrix: long rows side by side, eight to a lane (the last three in a
-    # group of their own), split into chunks too. Device backends take blocks over the 11
-    # columns and chunks of rows, then one combining pass over the chunks' partial results.
+    # group of their own), split into chunks too. Device backends take a lane per column and
+    # interleaved slice of rows (625 slices), then one tile pass that combines the slices.
     x = draw(rng, (20_000, 11), "f64")
     prepared = hops.prepare(kind, x, axis=0, executor=executor)
     assert len(prepared.launches) == 2

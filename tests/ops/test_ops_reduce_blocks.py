@@ -21,7 +21,7 @@ ORACLES = {"sum": np.sum, "min": np.min, "max": np.max, "mean": np.mean}
         ((2, 20_011), 1, 2),  # long rows: chunks, then their combination
         ((50_000,), None, 2),
         ((4, 5, 300), (1, 2), 1),  # two consecutive axes as one row
-        ((300, 7, 200), (0, 2), 2),  # a block pass, then a tile pass: 7 columns 36 deep
+        ((300, 7, 200), (0, 2), 3),  # a block pass, a column pass of 9 slices, their combine
     ],
 )
 def test_block_reductions_match_numpy(executor, rng, kind, shape, axis, launches):

@@ -21,17 +21,18 @@ least `BLOCK_MIN_ROW` elements goes to `kernels/device/block_reduce.py` instead:
 256 lanes per chunk of a row, adjacent lanes reading adjacent elements, combined with the
 ISA's block reductions; long rows over few rows are split into about `DEVICE_BLOCKS` chunks
 whose partial results a second block pass combines. A run over rows whose elements are
-`inner > 1` apart (a leading or middle axis) with columns enough to fill about
-`DEVICE_LANES` lanes, or too few rows to share, goes to `kernels/device/column_reduce.py`:
-one lane per column, adjacent lanes reading adjacent elements. Longer columns go to
-`kernels/device/tile_reduce.py`: a block per tile of adjacent columns, its lanes standing
-deep over each column and combining in shared memory, over about `DEVICE_LANES` lanes in
-all; when that splits the rows into chunks, one more tile pass combines the chunks' results,
-with fewer columns a block so that each lane folds few of them. A reduction over a leading or
-middle axis is thus one or two launches. The one-lane-per-row design (and the CPU's
-`columns` mode, eight adjacent columns a lane) reads a GPU's memory in scattered pieces, from
-too few lanes, and reached a few percent of its bandwidth; a lane per column and slice of
-rows, each pass's results combined by the next, took four launches for narrow columns.
+`inner > 1` apart (a leading or middle axis) goes to `kernels/device/column_reduce.py`: one
+lane per column, adjacent lanes reading adjacent elements, each lane folding every
+`slices`-th row; when that leaves fewer than about `DEVICE_LANES` lanes, the rows are split
+into `slices` interleaved slices, so that all lanes sweep the array together, and one pass of
+`kernels/device/tile_reduce.py` combines the `slices` partial results of every column at
+once (a block per tile of adjacent columns, its lanes standing deep over each column and
+combining in shared memory, in a fixed order). A reduction over a leading or middle axis is
+thus one or two launches. The one-lane-per-row design (and the CPU's `columns` mode, eight
+adjacent columns a lane) reads a GPU's memory in scattered pieces, from too few lanes, and
+reached a few percent of its bandwidth. Combining the slices with further column passes took
+up to three more launches of a few microseconds each; a tile kernel as the big pass (each
+block over its own contiguous chunk of rows) read memory at under half the rate.
 """
 
 from __future__ import annotations
@@ -78,17 +79,18 @@ every multiprocessor of a large GPU, so that the last wave's imbalance costs lit
 _DEVICE_MIN_CHUNK = 16 * BLOCK_LANES
 """A block's chunk is at least this long: 16 elements a lane, four rounds of four loads."""
 DEVICE_LANES = 1 << 18
-"""Split columns' rows over lanes until about this many lanes share the work: the threads a
+"""Split columns into row slices until about this many lanes share the work: the threads a
 large GPU runs at once (132 multiprocessors of 2,048); twice as many measured slower."""
 _DEVICE_MIN_ROWS = 32
-"""A lane of a tile pass over chunks of rows folds at least this many."""
-_MIN_DEPTH = 4
-"""Columns that fewer than this many lanes each would share stay a lane per column."""
+"""A lane of a column pass that splits rows folds at least this many."""
+_MIN_SLICES = 4
+"""Fewer slices than this are not worth a combining pass: a lane takes a whole column."""
 _WARP = 32
 """Lanes of a warp: tile blocks take at least this many adjacent columns where they can."""
 _COMBINE_ROWS = 16
-"""A lane of a combining tile pass folds at most about this many chunks' results: two
-rounds of eight loads in flight, so the pass takes little more than its launch."""
+"""A lane of the combining tile pass folds at most about this many slices' results (unless
+a whole block stands over one column): two rounds of eight loads in flight, so the pass
+takes little more than its launch."""
 
 
 @cache
@@ -129,8 +131,9 @@ def column_reduce_program(
 ) -> Program:
     """The `device/column_reduce` kernel for `kind` (sum, min, max, mean) and these dtypes.
 
-    Parameters: `x`, `out`, `n` (lanes: outer * inner), `r`, `inner` (u32) and `count` (acc
-    dtype, the divisor of mean); `out[o, i]` receives the reduction of column `(o, i)`.
+    Parameters: `x`, `out`, `n` (lanes: outer * slices * inner), `r`, `inner`, `slices` (u32)
+    and `count` (acc dtype, the divisor of mean); `out[o, s, i]` receives the reduction of
+    the rows `s, s + slices, ...` of column `(o, i)`.
     """
     return _device_program("device/column_reduce", kind, in_dtype, out_dtype, acc_dtype)
 
@@ -139,9 +142,10 @@ def column_reduce_program(
 def tile_reduce_program(kind: str, in_dtype: DType, out_dtype: DType, acc_dtype: DType) -> Program:
     """The `device/tile_reduce` kernel for `kind` (sum, min, max, mean) and these dtypes.
 
-    Parameters: `x`, `out`, `r`, `inner`, `chunk`, `chunks`, `width` (u32) and `count` (acc
-    dtype, the divisor of mean). Launched as `outer * chunks * ceil(inner / width)` blocks;
-    `out[o, c, i]` receives the reduction of chunk `c` of the rows of column `(o, i)`.
+    Parameters: `x`, `out`, `r`, `inner`, `width` (u32) and `count` (acc dtype, the divisor
+    of mean). Launched as `outer * ceil(inner / width)` blocks; `out[o, i]` receives the
+    reduction of the `r` rows of column `(o, i)` (the slices' results, viewed as
+    `(outer, r, inner)`).
     """
     return _device_program("device/tile_reduce", kind, in_dtype, out_dtype, acc_dtype)
 
@@ -179,9 +183,10 @@ class _Pass:
     block: bool = False
     """One block of `BLOCK_LANES` lanes per chunk (`block_reduce`; `inner` is 1)."""
     column: bool = False
-    """A lane per whole column (`column_reduce`; `chunks` is 1)."""
+    """A lane per column and interleaved slice of rows (`column_reduce`; `chunks` slices)."""
     width: int = 0
-    """The adjacent columns a block of a tile pass takes (`tile_reduce`); 0: no tile pass."""
+    """The adjacent columns a block of the combining tile pass takes (`tile_reduce`; `chunks`
+    is 1); 0: no tile pass."""
 
     @property
     def columns(self) -> bool:
@@ -191,7 +196,7 @@ class _Pass:
     @property
     def lanes(self) -> int:
         if self.column:
-            return self.outer * self.inner
+            return self.outer * self.chunks * self.inner
         return self.outer * self.chunks * _groups(self.inner)
 
     @property
@@ -259,23 +264,17 @@ def _block_passes(
 def _column_passes(
     outer: int, r: int, inner: int, shape: tuple[int, ...]
 ) -> list[tuple[_Pass, tuple[int, ...]]]:
-    """Passes reducing `r` rows `inner` elements apart: a lane per column where the columns
-    fill the device or the rows are few; else tile passes, one over chunks of rows (as many as
-    fill about `DEVICE_LANES` lanes) and, when there are several, one that combines them."""
-    if min(r // _DEVICE_MIN_ROWS, DEVICE_LANES // (outer * inner)) < _MIN_DEPTH:
+    """Passes reducing `r` rows `inner` elements apart: a column pass that splits the rows
+    into as many interleaved slices as fill about `DEVICE_LANES` lanes, then one tile pass
+    that combines the slices of every column; a lane per whole column where the columns fill
+    the device or the rows are few."""
+    slices = min(r // _DEVICE_MIN_ROWS, DEVICE_LANES // (outer * inner))
+    if slices < _MIN_SLICES:
         return [(_Pass(outer, r, inner, 1, max(r, 1), column=True), shape)]
-    width = _tile_width(inner, 1)
-    depth = BLOCK_LANES // width
-    blocks = outer * -(-inner // width)
-    chunks = min(r // (depth * _DEVICE_MIN_ROWS), DEVICE_LANES // (blocks * depth * width))
-    chunk = -(-r // max(chunks, 1))
-    chunks = -(-r // chunk)
-    if chunks == 1:
-        return [(_Pass(outer, r, inner, 1, r, width=width), shape)]
-    combine = _tile_width(inner, -(-chunks // _COMBINE_ROWS))
+    width = _tile_width(inner, -(-slices // _COMBINE_ROWS))
     return [
-        (_Pass(outer, r, inner, chunks, chunk, width=width), (outer, chunks, inner)),
-        (_Pass(outer, chunks, inner, 1, chunks, width=combine), shape),
+        (_Pass(outer, r, inner, slices, 0, column=True), (outer, slices, inner)),
+        (_Pass(outer, slices, inner, 1, slices, width=width), shape),
     ]
 
 
@@ -351,12 +350,12 @@ def _launch(
     if step.column:
         kind = "mean" if divide else kind
         column = column_reduce_program(kind, source.dtype, target.dtype, acc_dtype)
-        args = (source.arg, target.arg, step.lanes, step.r, step.inner)
+        args = (source.arg, target.arg, step.lanes, step.r, step.inner, step.chunks)
         return lanes(column, step.lanes, (*args, 1 if count is None else count))
     if step.width:
         kind = "mean" if divide else kind
         tile = tile_reduce_program(kind, source.dtype, target.dtype, acc_dtype)
-        args = (source.arg, target.arg, step.r, step.inner, step.chunk, step.chunks, step.width)
+        args = (source.arg, target.arg, step.r, step.inner, step.width)
         return Launch(tile, step.config, (*args, 1 if count is None else count))
     if step.block:
         kind = "mean" if divide else kind

@@ -1,10 +1,14 @@
-"""column_reduce: a lane per column, adjacent lanes over the contiguous inner axis.
+"""column_reduce: lanes over the contiguous inner axis, each folding an interleaved slice of rows.
 
 The device counterpart of `reduce/sum`, `min`, `max` and `mean` for the rows of `x` viewed as
-`(outer, r, inner)` with `inner > 1` (a leading or middle axis of a row-major array) where
-the columns alone fill a GPU or the rows are few: the 32 lanes of a warp read 32 adjacent
-elements at every step. Longer columns over fewer of them go to `tile_reduce`, whose lanes
-share each column's rows. `hologram.ops` picks it for backends that are not the host.
+`(outer, r, inner)` with `inner > 1` (a leading or middle axis of a row-major array): a GPU
+wants the 32 lanes of a warp reading 32 adjacent elements, many loads in flight per lane, and
+enough lanes to fill it even when `inner` is narrow. Lane `(o, s, i)` folds column `(o, i)`
+over the rows `s, s + slices, s + 2 * slices, ...`, so that at every step the lanes of one
+`o` read `slices * inner` adjacent elements, whatever `inner` is, and all lanes sweep the
+array together. With several slices, one `tile_reduce` pass combines the `slices` results of
+every column, always in the same order. `hologram.ops` picks it for backends that are not the
+host.
 """
 
 import hologram as hg
@@ -18,16 +22,23 @@ def column_reduce(
     n: hg.uint32,
     r: hg.uint32,
     inner: hg.uint32,
+    slices: hg.uint32,
     count: hg.Scalar,
     acc: hg.Const[hg.dtype],
     op: hg.Const[int] = SUM,
 ):
-    """Lane `j = o * inner + i < n` writes to `out[j]` the `op` (SUM, MIN, MAX or MEAN, which
-    sums and divides by `count`), combined in `acc`, of column `(o, i)` of `x` viewed as
-    `(outer, r, inner)`: its `r` elements `inner` apart."""
+    """Lane `j = (o * slices + s) * inner + i < n` writes to `out[j]` (`out` viewed as
+    `(outer, slices, inner)`) the `op` (SUM, MIN, MAX or MEAN, which sums and divides by
+    `count`), combined in `acc`, of `x[o, k, i]` over the rows `k = s + m * slices < r` of
+    `x` viewed as `(outer, r, inner)`. `slices` is at most `r` (at least 1), so that every
+    lane has a row: MIN and MAX have no identity. One slice reduces whole columns."""
     j = hg.uint32(hg.global_id())
     if j < n:
-        o = j // inner
-        first = hg.int64(o) * r * hg.int64(inner) + (j - o * inner)
-        value = fold(x, first, r, hg.int64(inner), 0, acc, op)
+        width = slices * inner
+        o = j // width
+        within = j - o * width
+        s = within // inner
+        rows = (r - s + slices - 1) // slices
+        first = hg.int64(o) * r * hg.int64(inner) + within
+        value = fold(x, first, rows, hg.int64(width), 0, acc, op)
         out[j] = finish(value, acc(count), op)
