@@ -38,9 +38,6 @@ def _programs() -> list[Program]:
                 for source in (dtype, widened(out)):
                     program = make(kind, source, out, widened(out))
                     programs[program.digest] = program
-            # The column pass writing each column's slices side by side.
-            program = column_reduce_program(kind, dtype, widened(out), widened(out), True)
-            programs[program.digest] = program
     return list(programs.values())
 
 

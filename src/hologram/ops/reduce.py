@@ -27,9 +27,7 @@ lane per column, adjacent lanes reading adjacent elements, each lane folding eve
 into `slices` interleaved slices, so that all lanes sweep the array together, and one pass of
 `kernels/device/tile_reduce.py` combines the `slices` partial results of every column at
 once (a block per tile of adjacent columns, its lanes standing deep over each column and
-combining in shared memory, in a fixed order); where a column has thousands of slices, the
-column pass writes each column's side by side and a block pass combines them as contiguous
-rows (a tile pass would read them `inner` apart). A reduction over a leading or middle axis is
+combining in shared memory, in a fixed order). A reduction over a leading or middle axis is
 thus one or two launches. The one-lane-per-row design (and the CPU's `columns` mode, eight
 adjacent columns a lane) reads a GPU's memory in scattered pieces, from too few lanes, and
 reached a few percent of its bandwidth. Combining the slices with further column passes took
@@ -129,17 +127,15 @@ def block_reduce_program(kind: str, in_dtype: DType, out_dtype: DType, acc_dtype
 
 @cache
 def column_reduce_program(
-    kind: str, in_dtype: DType, out_dtype: DType, acc_dtype: DType, slice_major: bool = False
+    kind: str, in_dtype: DType, out_dtype: DType, acc_dtype: DType
 ) -> Program:
     """The `device/column_reduce` kernel for `kind` (sum, min, max, mean) and these dtypes.
 
     Parameters: `x`, `out`, `n` (lanes: outer * slices * inner), `r`, `inner`, `slices` (u32)
-    and `count` (acc dtype, the divisor of mean); `out[o, s, i]` (with `slice_major`,
-    `out[o, i, s]`) receives the reduction of the rows `s, s + slices, ...` of column `(o, i)`.
+    and `count` (acc dtype, the divisor of mean); `out[o, s, i]` receives the reduction of
+    the rows `s, s + slices, ...` of column `(o, i)`.
     """
-    return _device_program(
-        "device/column_reduce", kind, in_dtype, out_dtype, acc_dtype, slice_major=slice_major
-    )
+    return _device_program("device/column_reduce", kind, in_dtype, out_dtype, acc_dtype)
 
 
 @cache
@@ -155,7 +151,7 @@ def tile_reduce_program(kind: str, in_dtype: DType, out_dtype: DType, acc_dtype:
 
 
 def _device_program(
-    key: str, kind: str, in_dtype: DType, out_dtype: DType, acc_dtype: DType, **consts: object
+    key: str, kind: str, in_dtype: DType, out_dtype: DType, acc_dtype: DType
 ) -> Program:
     from hologram.kernels.reduce._fold import MAX, MEAN, MIN, SUM
 
@@ -166,7 +162,6 @@ def _device_program(
         "count": acc_dtype,
         "acc": acc_dtype,
         "op": ops[kind],
-        **consts,
     }
     return kernels.load(key).specialize(signature)
 
@@ -192,8 +187,6 @@ class _Pass:
     width: int = 0
     """The adjacent columns a block of the combining tile pass takes (`tile_reduce`; `chunks`
     is 1); 0: no tile pass."""
-    slice_major: bool = False
-    """A column pass writing each column's slices side by side, `(outer, inner, slices)`."""
 
     @property
     def columns(self) -> bool:
@@ -273,22 +266,12 @@ def _column_passes(
 ) -> list[tuple[_Pass, tuple[int, ...]]]:
     """Passes reducing `r` rows `inner` elements apart: a column pass that splits the rows
     into as many interleaved slices as fill about `DEVICE_LANES` lanes, then one tile pass
-    that combines the slices of every column (a block pass over each column's slices, written
-    side by side, where they are thousands); a lane per whole column where the columns fill
+    that combines the slices of every column; a lane per whole column where the columns fill
     the device or the rows are few."""
     slices = min(r // _DEVICE_MIN_ROWS, DEVICE_LANES // (outer * inner))
     if slices < _MIN_SLICES:
         return [(_Pass(outer, r, inner, 1, max(r, 1), column=True), shape)]
     width = _tile_width(inner, -(-slices // _COMBINE_ROWS))
-    if width == 1:
-        # Thousands of slices a column: a tile pass would read each column's results
-        # `inner` elements apart from a few blocks (0.69 of copy for (n/8, 8) on an H200);
-        # written side by side, one block per column combines them as a contiguous row.
-        return [
-            (_Pass(outer, r, inner, slices, 0, column=True, slice_major=True),
-             (outer, inner, slices)),
-            (_Pass(outer * inner, slices, 1, 1, slices, block=True), shape),
-        ]  # fmt: skip
     return [
         (_Pass(outer, r, inner, slices, 0, column=True), (outer, slices, inner)),
         (_Pass(outer, slices, inner, 1, slices, width=width), shape),
@@ -366,9 +349,7 @@ def _launch(
     divide = count is not None
     if step.column:
         kind = "mean" if divide else kind
-        column = column_reduce_program(
-            kind, source.dtype, target.dtype, acc_dtype, step.slice_major
-        )
+        column = column_reduce_program(kind, source.dtype, target.dtype, acc_dtype)
         args = (source.arg, target.arg, step.lanes, step.r, step.inner, step.chunks)
         return lanes(column, step.lanes, (*args, 1 if count is None else count))
     if step.width:

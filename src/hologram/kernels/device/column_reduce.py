@@ -26,16 +26,12 @@ def column_reduce(
     count: hg.Scalar,
     acc: hg.Const[hg.dtype],
     op: hg.Const[int] = SUM,
-    slice_major: hg.Const[bool] = False,
 ):
     """Lane `j = (o * slices + s) * inner + i < n` writes to `out[j]` (`out` viewed as
     `(outer, slices, inner)`) the `op` (SUM, MIN, MAX or MEAN, which sums and divides by
     `count`), combined in `acc`, of `x[o, k, i]` over the rows `k = s + m * slices < r` of
     `x` viewed as `(outer, r, inner)`. `slices` is at most `r` (at least 1), so that every
-    lane has a row: MIN and MAX have no identity. One slice reduces whole columns. With
-    `slice_major`, the result goes to `out[(o * inner + i) * slices + s]` instead (`out` viewed
-    as `(outer, inner, slices)`): each column's slices side by side, for a block pass to
-    combine as contiguous rows."""
+    lane has a row: MIN and MAX have no identity. One slice reduces whole columns."""
     j = hg.uint32(hg.global_id())
     if j < n:
         width = slices * inner
@@ -45,8 +41,4 @@ def column_reduce(
         rows = (r - s + slices - 1) // slices
         first = hg.int64(o) * r * hg.int64(inner) + within
         value = fold(x, first, rows, hg.int64(width), 0, acc, op)
-        if slice_major:
-            i = within - s * inner
-            out[(hg.int64(o) * inner + i) * slices + s] = finish(value, acc(count), op)
-        else:
-            out[j] = finish(value, acc(count), op)
+        out[j] = finish(value, acc(count), op)
