@@ -12,7 +12,8 @@ Plans serve calls without `out=` whose inputs are all C-contiguous, native-order
 (host backends) or all Buffers of the executor's backend. Scratch memory (the partial results
 of a multi-pass reduction, operands converted on a device) is reused across the calls of a
 plan when small (`MAX_KEPT_SCRATCH`), in memory outside the class system (whose classes serve
-short-lived buffers); the result is always new memory. Reuse is safe on host backends, whose
+short-lived buffers); the result is new memory, or a large result of an earlier call that
+its caller no longer refers to (`_results`). Reuse is safe on host backends, whose
 launches finish before the call returns, and on device backends in the order of their stream,
 as the class allocator's reuse of freed memory already is. A call that finds the kept scratch
 in use by another thread allocates its own. Elementwise ops plan the same way, with a plan of
@@ -33,6 +34,7 @@ from hologram.isa.dtypes import DType
 from hologram.isa.program import LaunchConfig, Program
 from hologram.ops._launch import Prepared
 from hologram.ops._operands import default_executor, is_buffer
+from hologram.ops._results import RecycledResult
 
 if TYPE_CHECKING:
     from hologram.runtime.executor import Executor
@@ -72,13 +74,15 @@ class Plan:
     bound: tuple[Callable[..., None], ...] | None = None
     """Each step's launch bound but for a call's memory (`Executor.bind_open`), made on
     the first replay: an op called once per signature pays nothing for binding."""
+    results: RecycledResult = field(default_factory=RecycledResult)
+    """The last large result array, reused once the caller has let go of it."""
 
     def replay(self, ex: Executor, inputs: Sequence[Any], buffers: bool) -> Any:
         """Allocate the result (a Buffer if `buffers`, else an array), launch, return it."""
         if buffers:
             result: Any = ex.allocate(self.shape, self.dtype)
         else:
-            result = np.empty(self.shape, self.dtype.numpy)
+            result = self.results.array(self.shape, self.dtype.numpy)
         if not self.steps:
             return result
         kept = self.kept

@@ -11,7 +11,7 @@ overflow. f16 and bf16 are computed in f32 and rounded once into the result.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,7 @@ from hologram.ops._operands import (
     to_operand,
 )
 from hologram.ops._plans import MAX_PLANS
+from hologram.ops._results import RecycledResult
 
 if TYPE_CHECKING:
     from hologram.runtime.executor import Executor
@@ -88,6 +89,8 @@ class _Plan:
     """The launch bound but for the inputs and the result (`Executor.bind_open`), made on
     the first replay: it skips the checks and look-ups of the fixed arguments that
     `Executor.launch` repeats on every call (half of a small op's time)."""
+    results: RecycledResult = field(default_factory=RecycledResult)
+    """The last large result array, reused once the caller has let go of it."""
 
 
 def apply_elementwise(
@@ -155,7 +158,7 @@ def _replay(plan: _Plan, ex: Executor, inputs: Sequence[Any], buffers: bool) -> 
     if buffers:
         result: Any = ex.allocate(plan.shape, plan.dtype)
     else:
-        result = np.empty(plan.shape, plan.dtype.numpy)
+        result = plan.results.array(plan.shape, plan.dtype.numpy)
     if plan.program is not None:
         bound = plan.bound
         if bound is None:
