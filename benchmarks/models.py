@@ -43,6 +43,8 @@ LATENCY_TARGET = 1.5
 
 BLOCK = 5
 """Runs of one side in a row when measuring latency."""
+SETTLE_SECONDS = 0.05
+"""A pause before each block, for the other side's idle threads to stop spinning."""
 
 
 def feeds_for(model: hologram.Model, batch: int, rng: np.random.Generator) -> dict:
@@ -125,6 +127,7 @@ def measure_latency(name: str, batch: int, runs: int, threads: int, holo_path: P
         # threads keep spinning for a while (onnxruntime's by default) and take the cores
         # from the other's next run, so the first run of each block is not counted.
         for call, samples in sides if round_ % 2 == 0 else sides[::-1]:
+            time.sleep(SETTLE_SECONDS)
             call()
             for _ in range(BLOCK):
                 start = time.perf_counter()

@@ -51,7 +51,8 @@ def launch_threaded(backend: cpu.CpuBackend, program, config: LaunchConfig, args
         backend.launch(program, config, args)
     # Kernels are shared across backends: an earlier parallel launch that lost to one thread
     # (on a busy machine) may have left this one held to one thread for a while.
-    backend.compile(program).timing.held_until = 0.0
+    for timing in backend.compile(program).sizes.values():
+        timing.held_until = 0.0
     backend.launch(program, config, args)
     if backend.threads > 1:
         assert backend.stats.parallel_launches > before
@@ -439,7 +440,7 @@ def test_a_parallel_launch_slower_than_one_thread_backs_off(threaded):
     program = fill_with_seven()
     ys = np.zeros(64, np.int32)
     launch_threaded(threaded, program, LaunchConfig(8, 8), [ys])
-    timing = threaded.compile(program).timing
+    timing = threaded.compile(program).timing_for(64)
     timing.seconds_per_lane = 1e-15  # claim one thread is all but instant: the pool loses
     timing.held_until, timing.backoff = 0.0, 1
     timing.parallel_runs = max(timing.parallel_runs, cpu.PARALLEL_WARMUP)  # judged
@@ -466,7 +467,7 @@ def test_a_kernels_first_parallel_launches_are_not_held_against_it(threaded):
     ys = np.zeros(64, np.int32)
     for _ in range(cpu.SERIAL_PROBES):  # measure one thread
         threaded.launch(program, config, [ys])
-    timing = threaded.compile(program).timing
+    timing = threaded.compile(program).timing_for(64)
     timing.seconds_per_lane = 1e-15  # claim one thread is all but instant: the pool loses
     for runs in range(1, cpu.PARALLEL_WARMUP + 1):
         threaded.launch(program, config, [ys])
@@ -506,7 +507,7 @@ def test_a_parallel_launch_that_wins_eases_the_backoff(threaded):
     program = fill_with_seven()
     ys = np.zeros(64, np.int32)
     launch_threaded(threaded, program, LaunchConfig(8, 8), [ys])
-    timing = threaded.compile(program).timing
+    timing = threaded.compile(program).timing_for(64)
     timing.seconds_per_lane = 1.0  # claim one thread is slow: the pool can only win
     timing.held_until, timing.backoff = 0.0, 8
     timing.parallel_runs = max(timing.parallel_runs, cpu.PARALLEL_WARMUP)  # judged

@@ -127,6 +127,19 @@ class NativeKernel:
     path: Path
     entry: Any = None
     timing: _Timing = field(default_factory=_Timing)
+    """The kernel's own record: whether its parallel entry is compiled."""
+    sizes: dict[int, _Timing] = field(default_factory=dict)
+    """What launches of each size class taught (`timing_for`)."""
+
+    def timing_for(self, lanes: int) -> _Timing:
+        """The record of launches of about `lanes` lanes (within a factor of 4): time per
+        lane grows with a launch's size once its data leaves the caches, so the best time per
+        lane of small launches would make every large parallel launch look lost."""
+        size = lanes.bit_length() // 2
+        timing = self.sizes.get(size)
+        if timing is None:
+            timing = self.sizes.setdefault(size, _Timing())
+        return timing
 
 
 @dataclass(frozen=True)
@@ -374,7 +387,7 @@ class CpuBackend(HostBackend):
         time per lane seen only falls, so an estimate under the threshold stays under it)."""
         if self.threads < 2 or blocks < 2:
             return True
-        timing = kernel.timing
+        timing = kernel.timing_for(lanes)
         if timing.serial_runs < SERIAL_PROBES or timing.seconds_per_lane is None:
             return False
         return timing.seconds_per_lane * lanes < self.min_parallel_seconds
@@ -409,8 +422,9 @@ class CpuBackend(HostBackend):
     ) -> int:
         """Run every block, on one thread or on the pool, and return the kernel's status
         (one thread through `entry` when given: the arguments are checked)."""
-        timing, blocks = kernel.timing, config.num_blocks
+        blocks = config.num_blocks
         lanes = blocks * config.lanes_per_block
+        timing = kernel.timing_for(lanes)
         if self._wants_parallel(kernel, blocks, lanes) and _PARALLEL_LOCK.acquire(False):
             try:
                 return self._run_parallel(kernel, program, blocks, lanes, call)
@@ -431,7 +445,7 @@ class CpuBackend(HostBackend):
             self._intrinsic_finished = perf_counter()
 
     def _wants_parallel(self, kernel: NativeKernel, blocks: int, lanes: int) -> bool:
-        timing = kernel.timing
+        timing = kernel.timing_for(lanes)
         if self.threads < 2 or blocks < 2:
             return False
         if timing.serial_runs < SERIAL_PROBES or timing.seconds_per_lane is None:
@@ -448,11 +462,11 @@ class CpuBackend(HostBackend):
         import numba
         from numba import types
 
-        timing = kernel.timing
-        if not timing.parallel_ready:
+        if not kernel.timing.parallel_ready:
             signature = (types.int64, *kernel_signature(program))
             self._compile_native(program, kernel.parallel, kernel.path, signature)
-            timing.parallel_ready = True
+            kernel.timing.parallel_ready = True
+        timing = kernel.timing_for(lanes)
         numba.set_num_threads(self.threads)  # per calling thread in Numba
         start = perf_counter()
         status = int(kernel.parallel(self.threads, 0, blocks, *call))
