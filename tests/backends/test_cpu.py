@@ -443,6 +443,7 @@ def test_a_parallel_launch_slower_than_one_thread_backs_off(threaded):
     timing = threaded.compile(program).timing_for(64)
     timing.seconds_per_lane = 1e-15  # claim one thread is all but instant: the pool loses
     timing.held_until, timing.backoff = 0.0, 1
+    timing.losses = cpu.LOSSES_TO_HOLD - 1  # as after lost launches: this one holds
     timing.parallel_runs = max(timing.parallel_runs, cpu.PARALLEL_WARMUP)  # judged
     start = perf_counter()
     threaded.launch(program, LaunchConfig(8, 8), [ys])
@@ -452,7 +453,7 @@ def test_a_parallel_launch_slower_than_one_thread_backs_off(threaded):
     else:
         assert (timing.held_until, timing.backoff) == (0.0, 1)
     assert ys.tolist() == [7] * 64
-    timing.held_until, timing.backoff = 0.0, 1  # kernels are shared: leave it as found
+    timing.held_until, timing.backoff, timing.losses = 0.0, 1, 0  # kernels are shared
 
 
 def test_a_kernels_first_parallel_launches_are_not_held_against_it(threaded):
@@ -472,6 +473,9 @@ def test_a_kernels_first_parallel_launches_are_not_held_against_it(threaded):
     for runs in range(1, cpu.PARALLEL_WARMUP + 1):
         threaded.launch(program, config, [ys])
         assert (timing.parallel_runs, timing.held_until, timing.backoff) == (runs, 0.0, 1)
+    for _ in range(cpu.LOSSES_TO_HOLD - 1):  # judged and lost, but one loss is noise
+        threaded.launch(program, config, [ys])
+        assert timing.held_until == 0.0
     start = perf_counter()
     threaded.launch(program, config, [ys])
     assert timing.held_until > start and timing.backoff == 2
@@ -493,6 +497,7 @@ SERIAL = 2.0**-13
 )
 def test_a_lost_parallel_launch_holds_its_kernel_for_what_it_lost(elapsed, hold, backoff):
     timing = cpu._Timing(seconds_per_lane=SERIAL / 1000, serial_runs=3, backoff=4)
+    timing.losses = cpu.LOSSES_TO_HOLD - 1  # lost before: this loss holds
     before = perf_counter()
     cpu._judge_parallel(timing, elapsed, SERIAL)
     after = perf_counter()
@@ -501,6 +506,17 @@ def test_a_lost_parallel_launch_holds_its_kernel_for_what_it_lost(elapsed, hold,
         assert timing.held_until == 0.0 and not timing.held()
     else:
         assert before + hold <= timing.held_until <= after + hold
+
+
+def test_one_lost_parallel_launch_alone_holds_nothing():
+    timing = cpu._Timing(seconds_per_lane=SERIAL / 1000, serial_runs=3)
+    cpu._judge_parallel(timing, 100 * SERIAL, SERIAL)  # a thread woken late, once
+    assert (timing.losses, timing.held_until, timing.backoff) == (1, 0.0, 1)
+    cpu._judge_parallel(timing, 0.5 * SERIAL, SERIAL)  # a win forgets it
+    assert (timing.losses, timing.held_until) == (0, 0.0)
+    for _ in range(cpu.LOSSES_TO_HOLD):
+        cpu._judge_parallel(timing, 100 * SERIAL, SERIAL)
+    assert timing.held() and timing.backoff == 2
 
 
 def test_a_parallel_launch_that_wins_eases_the_backoff(threaded):

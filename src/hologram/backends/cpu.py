@@ -13,8 +13,9 @@ pool when the fastest time per lane seen says it would take at least `min_parall
 on one thread.
 Only then is the parallel entry compiled (once, and cached on disk). A parallel launch slower
 than the one-thread estimate (other processes own the cores) sends the kernel back to one
-thread for a while: 16 times the time it lost, doubled with each loss in a row (a time, not
-a count of launches, so that a burst of contention is forgotten once it has passed); a
+thread for a while, from the second loss in a row: 16 times the time it lost, doubled with
+each further loss (a time, not a count of launches, so that a burst of contention is
+forgotten once it has passed); a
 kernel's first parallel launches, which wake the pool, are not judged.
 A launch whose arguments are checked (every `launch`, and `bind_launch` once) calls the
 compiled function's native entry point directly, skipping Numba's type dispatch; a bound launch
@@ -67,6 +68,10 @@ lost (times the back-off), so that retries cost at most about 1/16 of the time t
 
 MAX_HOLD_SECONDS = 2.0
 """The longest one lost parallel launch holds its kernel to one thread."""
+LOSSES_TO_HOLD = 2
+"""Parallel launches lost in a row before a kernel is held to one thread: waking a sleeping
+thread took 13-34 us at the median on a shared machine, but now and then milliseconds, and a
+hold after each such launch kept 1e6-element ops on one thread for a whole benchmark."""
 PARALLEL_WARMUP = 2
 """A kernel's first parallel launches, which are not judged against one thread: the first
 starts or wakes the thread pool and faults the parallel code in (8-24 ms at 1e6 lanes, 100x
@@ -104,6 +109,7 @@ class _Timing:
     serial_runs: int = 0
     held_until: float = 0.0  # perf_counter() before which launches stay on one thread
     backoff: int = 1  # multiplies the next hold if a parallel launch loses
+    losses: int = 0  # parallel launches lost in a row
     parallel_ready: bool = False
     parallel_runs: int = 0
 
@@ -483,7 +489,11 @@ def _judge_parallel(timing: _Timing, elapsed: float, serial: float) -> None:
     one thread's best would have taken `serial`."""
     if elapsed <= serial:
         timing.backoff = max(1, timing.backoff // 2)
+        timing.losses = 0
         return
+    timing.losses += 1
+    if timing.losses < LOSSES_TO_HOLD:
+        return  # one slow launch alone is noise: a thread woken late, a page fault
     # Hold for LOSS_AMORTISED times the time it lost: a parallel launch that waited
     # milliseconds for a busy core, retried soon, would double the kernel's time on a busy
     # machine. What it lost is its excess over one thread's best, not its whole time (the best
