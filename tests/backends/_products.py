@@ -51,3 +51,16 @@ def matmul_program(name, batch, m, n, k, trans_a, trans_b, strides) -> Program: 
     b.matmul(a, w, c, batch=batch, m=m, n=n, k=k, trans_a=trans_a, trans_b=trans_b,
              stride_a=stride_a, stride_b=stride_b, stride_c=stride_c)  # fmt: skip
     return b.build()
+
+
+def batch_strides(layout: str, m: int, n: int, k: int) -> tuple[int, int]:
+    """A's and B's batch strides for a layout of the batched-product tests: "dense", "padded"
+    (gaps between entries), "shared-a" or "shared-b" (one matrix for every entry: stride 0)."""
+    sa, sb = m * k, k * n
+    if layout == "padded":
+        sa, sb = sa + 7, sb + 11
+    elif layout == "shared-a":
+        sa = 0
+    elif layout == "shared-b":
+        sb = 0
+    return sa, sb

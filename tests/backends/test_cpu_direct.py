@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("numba", reason="the direct products are compiled by Numba")
 
-from tests.backends._products import check, matmul_program, operands  # noqa: E402
+from tests.backends._products import batch_strides, check, matmul_program, operands  # noqa: E402
 
 from hologram.backends._cpu_direct import (  # noqa: E402
     DOT_COLS,
@@ -67,13 +67,7 @@ def test_transposes_and_row_pitches_match_numpy(rng, trans, m, pitch):
 @pytest.mark.parametrize("trans_b", [False, True], ids=["B", "B^T"])
 def test_batched_products_match_numpy(rng, layout, offsets, trans_b):
     batch, m, n, k = 3, 5, WIDTH + 9, 45
-    sa, sb = m * k, k * n
-    if layout == "padded":
-        sa, sb = sa + 7, sb + 11
-    elif layout == "shared-a":
-        sa = 0
-    elif layout == "shared-b":
-        sb = 0
+    sa, sb = batch_strides(layout, m, n, k)
     trans = (False, trans_b)
     a, b, a_at, b_at, expected = operands(rng, batch, m, n, k, trans, (sa, sb), offsets)
     stride_c = m * n + 4

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("numba", reason="the packed product is compiled by Numba")
 
-from tests.backends._products import check, matmul_program, operands  # noqa: E402
+from tests.backends._products import batch_strides, check, matmul_program, operands  # noqa: E402
 
 from hologram.backends._cpu_gemm import KC, MR, NR, sgemm, sgemm_dims  # noqa: E402
 from hologram.backends.cpu import CpuBackend  # noqa: E402
@@ -45,13 +45,7 @@ def test_single_products_match_numpy(rng, m, n, k, trans):
 @pytest.mark.parametrize("trans_b", [False, True])
 def test_batched_products_match_numpy(rng, strides, offsets, trans_b):
     batch, m, n, k = 3, 2 * MR + 5, NR + 9, 45
-    sa, sb = m * k, k * n
-    if strides == "padded":
-        sa, sb = sa + 7, sb + 11
-    elif strides == "shared-a":
-        sa = 0
-    elif strides == "shared-b":
-        sb = 0
+    sa, sb = batch_strides(strides, m, n, k)
     a, b, a_at, b_at, expected = operands(rng, batch, m, n, k, (False, trans_b), (sa, sb), offsets)
     stride_c = m * n + 4
     c = np.zeros(2 + (batch - 1) * stride_c + m * n, np.float32)

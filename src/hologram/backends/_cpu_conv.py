@@ -16,10 +16,10 @@ Large convolutions run in parts on Numba's thread pool (`SplitConv`, as `_cpu_sp
 products, for the same reasons): ranges of whole chunks of images, each padded into its own
 scratch, or, where there is one chunk (one image, say), ranges of its strips once the chunk
 is padded. Every output pixel is computed by the same tile over the same steps either way,
-so the result is bitwise the same as on one thread. A convolution learns like the backend's
-parallel kernels (`cpu._Timing`): its first launches run on one thread and are timed, and a
-split launch slower than the fastest one-thread launch holds it to one thread for a time
-that grows with the loss.
+so the result is bitwise the same as on one thread. A convolution learns as products do
+(`_cpu_split.LearnedSplit`): its first launches run on one thread and are timed, and split
+launches slower than the fastest one-thread launch hold it to one thread for a time that
+grows with the loss.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from time import perf_counter
 
 import numba
 import numpy as np
@@ -44,7 +43,7 @@ from hologram.backends._cpu_conv_tiles import (
     copy_rows,
 )
 from hologram.backends._cpu_intrinsics import blas_threads
-from hologram.backends.cpu import _PARALLEL_LOCK, PARALLEL_WARMUP, _judge_parallel, _Timing
+from hologram.backends._cpu_split import LearnedSplit
 from hologram.isa.program import Instruction
 
 CHUNK_PIXELS = 512
@@ -330,39 +329,34 @@ class ImplicitConv:
         _convolve_parts(x, w, y, bias, *args, table)
 
 
-class SplitConv:
-    """An `ImplicitConv` run on one thread or in parts on several, learning like the
-    backend's parallel kernels (its `_Timing`, a launch counting as one lane)."""
+class SplitConv(LearnedSplit):
+    """An `ImplicitConv` run on one thread or in parts on several (`LearnedSplit`).
+    Called as (X, W, Y, bias): Y = conv(X, W) + bias; returns 0."""
 
     def __init__(self, conv: ImplicitConv, threads: int, quiet: Callable[[], bool]) -> None:
+        super().__init__(quiet)
         self.conv = conv
         threads = min(threads, numba.config.NUMBA_NUM_THREADS)
         self.table = conv.parts(threads if conv.flops >= SPLIT_FLOPS else 1)
-        self.quiet = quiet  # True while another library's threads may still hold the cores
-        self.timing = _Timing()
 
-    def __call__(self, x: np.ndarray, w: np.ndarray, y: np.ndarray, bias: np.ndarray) -> None:
-        """Y = conv(X, W) + bias."""
-        timing = self.timing
-        ready = timing.serial_runs >= 2 and len(self.table) > 1 and not timing.held()
-        # The pool runs one region at a time: a launch that finds it busy stays here.
-        if ready and not self.quiet() and _PARALLEL_LOCK.acquire(False):
-            try:
-                start = perf_counter()
-                self.conv.run_parts(x, w, y, bias, self.table)
-                elapsed = perf_counter() - start
-            finally:
-                _PARALLEL_LOCK.release()
-            timing.parallel_runs += 1
-            if timing.parallel_runs > PARALLEL_WARMUP:
-                _judge_parallel(timing, elapsed, timing.seconds_per_lane)  # type: ignore[arg-type]
-            return
-        start = perf_counter()
+    @property
+    def parts(self) -> int:
+        """How many parts a split launch runs."""
+        return len(self.table)
+
+    def run_serial(  # type: ignore[override]
+        self, x: np.ndarray, w: np.ndarray, y: np.ndarray, bias: np.ndarray
+    ) -> int:
+        """The whole convolution on this thread."""
         self.conv.run(x, w, y, bias)
-        elapsed = perf_counter() - start
-        known = timing.seconds_per_lane
-        timing.seconds_per_lane = elapsed if known is None else min(known, elapsed)
-        timing.serial_runs += 1
+        return 0
+
+    def run_split(  # type: ignore[override]
+        self, x: np.ndarray, w: np.ndarray, y: np.ndarray, bias: np.ndarray
+    ) -> int:
+        """The convolution's parts on Numba's pool."""
+        self.conv.run_parts(x, w, y, bias, self.table)
+        return 0
 
 
 @functools.lru_cache(maxsize=256)

@@ -23,6 +23,7 @@ for a time that grows with the loss.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from time import perf_counter
 from typing import Any
@@ -99,40 +100,43 @@ def run_parts(kernel: Callable[..., Any], a: Any, b: Any, c: Any, table: np.ndar
     return int(parts(a, b, c, table) > 0)
 
 
-class SplitProduct:
-    """One product's compiled kernel run on one thread or in parts on several, learning like
-    the backend's parallel kernels (its `_Timing`, a product counting as one lane).
-    Called like the kernel without its `dims`: (A, B, C) -> 0 when done, 1 when refused."""
+class LearnedSplit(ABC):
+    """Work run on one thread or in parts on several, learning like the backend's parallel
+    kernels (their `_Timing`, one call counting as one lane): its first calls run on one
+    thread and are timed, later ones in parts unless held (`_judge_parallel`), another
+    library's threads may still hold the cores (`quiet`) or the pool is busy; every
+    `RETIME_EVERY` split calls one runs on one thread again. Subclasses say how to run
+    (`run_serial`, `run_split`: 0 when done, else a refusal, which is not timed) and how many
+    parts a split call runs (`parts`)."""
 
-    def __init__(
-        self,
-        kernel: Callable[..., Any],
-        dims: np.ndarray,
-        threads: int,
-        quiet: Callable[[], bool] = lambda: False,
-    ) -> None:
-        self.kernel, self.dims = kernel, dims
-        threads = min(threads, numba.config.NUMBA_NUM_THREADS)
-        self.table = np.stack(split_dims(dims, threads))
+    def __init__(self, quiet: Callable[[], bool]) -> None:
         self.quiet = quiet  # True while another library's threads may still hold the cores
         self.timing = _Timing()
-        self.since_serial = 0  # split launches since the last one-thread launch
+        self.since_serial = 0  # split calls since the last one-thread call
 
     @property
+    @abstractmethod
     def parts(self) -> int:
-        """How many parts a split launch runs."""
-        return len(self.table)
+        """How many parts a split call runs."""
 
-    def __call__(self, a: Any, b: Any, c: Any) -> int:
+    @abstractmethod
+    def run_serial(self, *args: Any) -> int:
+        """Run on this thread alone."""
+
+    @abstractmethod
+    def run_split(self, *args: Any) -> int:
+        """Run in `parts` parts on Numba's pool."""
+
+    def __call__(self, *args: Any) -> int:
         timing = self.timing
         if timing.serial_runs >= 2 and self.parts > 1 and not timing.held():
             if self.since_serial >= RETIME_EVERY:
                 self.since_serial = 0
-            # The pool runs one region at a time: a launch that finds it busy stays here.
+            # The pool runs one region at a time: a call that finds it busy stays here.
             elif not self.quiet() and _PARALLEL_LOCK.acquire(False):
                 try:
                     start = perf_counter()
-                    status = run_parts(self.kernel, a, b, c, self.table)
+                    status = self.run_split(*args)
                     elapsed = perf_counter() - start
                 finally:
                     _PARALLEL_LOCK.release()
@@ -142,10 +146,41 @@ class SplitProduct:
                     _judge_parallel(timing, elapsed, timing.seconds_per_lane)  # type: ignore[arg-type]
                 return status
         start = perf_counter()
-        status = int(self.kernel(a, b, c, self.dims))
+        status = self.run_serial(*args)
         if not status:
             elapsed = perf_counter() - start
             known = timing.seconds_per_lane
             timing.seconds_per_lane = elapsed if known is None else min(known, elapsed)
             timing.serial_runs += 1
         return status
+
+
+class SplitProduct(LearnedSplit):
+    """One product's compiled kernel run on one thread or in parts on several
+    (`LearnedSplit`). Called like the kernel without its `dims`: (A, B, C) -> 0 when done,
+    1 when refused."""
+
+    def __init__(
+        self,
+        kernel: Callable[..., Any],
+        dims: np.ndarray,
+        threads: int,
+        quiet: Callable[[], bool] = lambda: False,
+    ) -> None:
+        super().__init__(quiet)
+        self.kernel, self.dims = kernel, dims
+        threads = min(threads, numba.config.NUMBA_NUM_THREADS)
+        self.table = np.stack(split_dims(dims, threads))
+
+    @property
+    def parts(self) -> int:
+        """How many parts a split launch runs."""
+        return len(self.table)
+
+    def run_serial(self, a: Any, b: Any, c: Any) -> int:  # type: ignore[override]
+        """The whole product on this thread."""
+        return int(self.kernel(a, b, c, self.dims))
+
+    def run_split(self, a: Any, b: Any, c: Any) -> int:  # type: ignore[override]
+        """The product's parts on Numba's pool."""
+        return run_parts(self.kernel, a, b, c, self.table)

@@ -15,7 +15,12 @@ so one compiled kernel serves every shape.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import hologram as hg
+
+if TYPE_CHECKING:
+    from hologram.compiler.context import OpContext
 
 ROW_RUN = 512
 """Elements one im2col or direct-convolution lane writes, at least (whole output rows)."""
@@ -40,6 +45,20 @@ ACTIVATIONS = {
     "Tanh": TANH,
     "LeakyRelu": LEAKY_RELU,
 }
+
+
+def activation_attribute(ctx: OpContext) -> tuple[int, float, float]:
+    """A fused node's `activation` attribute as its code (`ACTIVATIONS`) and its two
+    parameters from `activation_params` (LeakyRelu's alpha; Clip's min and max; else 0)."""
+    name = ctx.attr("activation", "")
+    if name not in ACTIVATIONS:
+        raise ctx.error(f"unknown activation {name!r}")
+    params = [float(v) for v in ctx.attr("activation_params", [])]
+    wanted = {"LeakyRelu": 1, "Clip": 2}.get(name, 0)
+    if len(params) != wanted:
+        raise ctx.error(f"activation {name} takes {wanted} parameters, got {params}")
+    params += [0.0] * (2 - len(params))
+    return ACTIVATIONS[name], params[0], params[1]
 
 
 @hg.func

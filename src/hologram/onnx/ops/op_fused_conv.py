@@ -10,7 +10,7 @@ activation run in the convolution's epilogue kernel.
 from __future__ import annotations
 
 from hologram.compiler.context import OpContext
-from hologram.onnx.ops._conv_kernels import ACTIVATIONS
+from hologram.onnx.ops._conv_kernels import activation_attribute
 from hologram.onnx.ops._convolve import PostOps
 from hologram.onnx.ops.op_conv import lower_conv
 from hologram.onnx.registry import HOLOGRAM_DOMAIN, onnx_op
@@ -19,14 +19,6 @@ from hologram.onnx.registry import HOLOGRAM_DOMAIN, onnx_op
 @onnx_op("FusedConv", since=1, domain=HOLOGRAM_DOMAIN)
 def fused_conv(ctx: OpContext) -> None:
     """Y = activation(conv(X, W) + B + Z)."""
-    name = ctx.attr("activation", "")
-    if name not in ACTIVATIONS:
-        raise ctx.error(f"unknown activation {name!r}")
-    params = [float(v) for v in ctx.attr("activation_params", [])]
-    wanted = {"LeakyRelu": 1, "Clip": 2}.get(name, 0)
-    if len(params) != wanted:
-        raise ctx.error(f"activation {name} takes {wanted} parameters, got {params}")
-    params += [0.0] * (2 - len(params))
-    residual = ctx.optional_input(3)
-    post = PostOps(ACTIVATIONS[name], params[0], params[1], residual)
+    act, low, high = activation_attribute(ctx)
+    post = PostOps(act, low, high, ctx.optional_input(3))
     lower_conv(ctx, post)

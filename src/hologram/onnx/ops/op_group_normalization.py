@@ -13,7 +13,7 @@ import math
 import hologram as hg
 from hologram.compiler.context import OpContext, TensorRef
 from hologram.isa.dtypes import DType
-from hologram.onnx.ops._conv_kernels import ACTIVATIONS, NONE
+from hologram.onnx.ops._conv_kernels import NONE, activation_attribute
 from hologram.onnx.ops._reduce_norm import (
     BLOCK,
     BLOCK_ROWS_FROM,
@@ -27,19 +27,6 @@ from hologram.onnx.ops._reduce_norm_block import (
 )
 from hologram.onnx.ops._reduce_rows import float_tensors
 from hologram.onnx.registry import HOLOGRAM_DOMAIN, onnx_op
-
-
-def _activation(ctx: OpContext) -> tuple[int, float, float]:
-    """The `activation` attribute's code (`ACTIVATIONS`) and its two parameters."""
-    name = ctx.attr("activation", "")
-    if name not in ACTIVATIONS:
-        raise ctx.error(f"unknown activation {name!r}")
-    params = [float(v) for v in ctx.attr("activation_params", [])]
-    wanted = {"LeakyRelu": 1, "Clip": 2}.get(name, 0)
-    if len(params) != wanted:
-        raise ctx.error(f"activation {name} takes {wanted} parameters, got {params}")
-    params += [0.0] * (2 - len(params))
-    return ACTIVATIONS[name], params[0], params[1]
 
 
 def _launch(
@@ -109,4 +96,4 @@ def group_normalization(ctx: OpContext) -> None:
 def group_norm(ctx: OpContext) -> None:
     """Scale and bias per channel (`fuse_group_norm`), then the activation, if any
     (`fuse_norm_activation`)."""
-    _lower(ctx, per_channel=True, post=_activation(ctx))
+    _lower(ctx, per_channel=True, post=activation_attribute(ctx))
