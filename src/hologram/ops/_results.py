@@ -16,6 +16,7 @@ results of at least `RECYCLE_BYTES` are kept; a plan keeps at most one, of at mo
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 
@@ -42,7 +43,7 @@ class RecycledResult:
     def array(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """An uninitialised C-contiguous array of `shape` and `dtype` for a call's result:
         the kept one if nothing else refers to it any more, else a new one (then kept)."""
-        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        nbytes = math.prod(shape) * dtype.itemsize  # np.prod costs ~2 us: a small op's half
         if nbytes < RECYCLE_BYTES or nbytes > MAX_RECYCLED_BYTES:
             return np.empty(shape, dtype)
         with self._lock:
